@@ -1,0 +1,272 @@
+//! FashionMNIST from IDX files: parsing (gzip or raw), normalisation, the train/val split and
+//! key-driven batch order. Bad input is a [`DataError`] naming the problem, never a panic.
+
+use std::io::Read;
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use thiserror::Error;
+
+use crate::prng::{self, Key};
+
+/// Image side of FashionMNIST.
+pub const SIDE: usize = 28;
+/// Number of classes.
+pub const CLASSES: usize = 10;
+/// The tutorial keeps 10,000 of the 60,000 training images for validation.
+pub const VALIDATION_SIZE: usize = 10_000;
+
+const IMAGES_MAGIC: u32 = 0x0000_0803;
+const LABELS_MAGIC: u32 = 0x0000_0801;
+
+/// What is wrong with a data file.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum DataError {
+    #[error("{file}: corrupt gzip data ({message})")]
+    Gzip { file: String, message: String },
+    #[error("{file}: truncated: expected {expected} bytes, found {found}")]
+    Truncated {
+        file: String,
+        expected: usize,
+        found: usize,
+    },
+    #[error("{file}: {found} bytes, but the header describes {expected}")]
+    TrailingBytes {
+        file: String,
+        expected: usize,
+        found: usize,
+    },
+    #[error("{file}: wrong magic number 0x{found:08x}, expected 0x{expected:08x} ({kind})")]
+    BadMagic {
+        file: String,
+        found: u32,
+        expected: u32,
+        kind: &'static str,
+    },
+    #[error("{images} images but {labels} labels")]
+    CountMismatch { images: usize, labels: usize },
+    #[error("images are {rows}x{cols} pixels, expected {SIDE}x{SIDE}")]
+    WrongImageSize { rows: usize, cols: usize },
+    #[error("label {label} at index {index} is not a class 0-9")]
+    BadLabel { index: usize, label: u8 },
+}
+
+/// Decompresses `bytes` if they are gzip (magic `1f 8b`), else returns them as they are.
+pub fn gunzip_if_needed(file: &str, bytes: &[u8]) -> Result<Vec<u8>, DataError> {
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(bytes)
+            .read_to_end(&mut out)
+            .map_err(|e| DataError::Gzip {
+                file: file.to_string(),
+                message: e.to_string(),
+            })?;
+        Ok(out)
+    } else {
+        Ok(bytes.to_vec())
+    }
+}
+
+/// A parsed IDX file of unsigned bytes: its dimensions and data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Idx {
+    pub dims: Vec<usize>,
+    pub data: Vec<u8>,
+}
+
+/// Parses an IDX file (gzip or raw) whose magic number must be `magic`.
+pub fn parse_idx(
+    file: &str,
+    bytes: &[u8],
+    magic: u32,
+    kind: &'static str,
+) -> Result<Idx, DataError> {
+    let raw = gunzip_if_needed(file, bytes)?;
+    let truncated = |expected: usize| DataError::Truncated {
+        file: file.to_string(),
+        expected,
+        found: raw.len(),
+    };
+    let word = |i: usize| -> Result<u32, DataError> {
+        raw.get(4 * i..4 * i + 4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+            .ok_or_else(|| truncated(4 * i + 4))
+    };
+    let found = word(0)?;
+    if found != magic {
+        return Err(DataError::BadMagic {
+            file: file.to_string(),
+            found,
+            expected: magic,
+            kind,
+        });
+    }
+    let ndim = (magic & 0xff) as usize;
+    let dims = (1..=ndim)
+        .map(|i| word(i).map(|d| d as usize))
+        .collect::<Result<Vec<_>, _>>()?;
+    let header = 4 * (ndim + 1);
+    let expected = dims
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .and_then(|n| n.checked_add(header))
+        .ok_or_else(|| truncated(usize::MAX))?;
+    if raw.len() < expected {
+        return Err(truncated(expected));
+    }
+    if raw.len() > expected {
+        return Err(DataError::TrailingBytes {
+            file: file.to_string(),
+            expected,
+            found: raw.len(),
+        });
+    }
+    Ok(Idx {
+        dims,
+        data: raw[header..].to_vec(),
+    })
+}
+
+/// Images (`u8`, row-major `[len, 28*28]`) with their labels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dataset {
+    pub images: Vec<u8>,
+    pub labels: Vec<u8>,
+}
+
+impl Dataset {
+    /// Parses a pair of IDX files (`*-images-idx3-ubyte[.gz]`, `*-labels-idx1-ubyte[.gz]`);
+    /// the names only label errors.
+    pub fn from_idx(
+        (images_file, images): (&str, &[u8]),
+        (labels_file, labels): (&str, &[u8]),
+    ) -> Result<Dataset, DataError> {
+        let im = parse_idx(images_file, images, IMAGES_MAGIC, "IDX images, 3-D u8")?;
+        let lb = parse_idx(labels_file, labels, LABELS_MAGIC, "IDX labels, 1-D u8")?;
+        let (n, rows, cols) = (im.dims[0], im.dims[1], im.dims[2]);
+        if (rows, cols) != (SIDE, SIDE) {
+            return Err(DataError::WrongImageSize { rows, cols });
+        }
+        if n != lb.dims[0] {
+            return Err(DataError::CountMismatch {
+                images: n,
+                labels: lb.dims[0],
+            });
+        }
+        if let Some((index, &label)) = lb
+            .data
+            .iter()
+            .enumerate()
+            .find(|(_, l)| **l as usize >= CLASSES)
+        {
+            return Err(DataError::BadLabel { index, label });
+        }
+        Ok(Dataset {
+            images: im.data,
+            labels: lb.data,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// The examples at `indices`, in that order.
+    pub fn subset(&self, indices: &[u32]) -> Dataset {
+        let px = SIDE * SIDE;
+        let mut images = Vec::with_capacity(indices.len() * px);
+        for &i in indices {
+            let i = i as usize;
+            images.extend_from_slice(&self.images[i * px..(i + 1) * px]);
+        }
+        Dataset {
+            images,
+            labels: indices.iter().map(|&i| self.labels[i as usize]).collect(),
+        }
+    }
+
+    /// A batch of the examples at `indices`, normalised, on `device`.
+    pub fn batch(&self, indices: &[u32], device: &Device) -> crate::train::Batch {
+        let sub = self.subset(indices);
+        let x: Vec<f32> = sub.images.iter().map(|&p| normalise(p)).collect();
+        let y: Vec<i32> = sub.labels.iter().map(|&l| l as i32).collect();
+        crate::train::Batch {
+            images: Tensor::from_data(TensorData::new(x, [indices.len(), SIDE * SIDE]), device),
+            labels: Tensor::<1, Int>::from_data(TensorData::new(y, [indices.len()]), device),
+        }
+    }
+
+    /// The whole dataset as consecutive batches of at most `batch_size`, in order (evaluation).
+    pub fn eval_batches(&self, batch_size: usize) -> Vec<Vec<u32>> {
+        let all: Vec<u32> = (0..self.len() as u32).collect();
+        all.chunks(batch_size.max(1)).map(<[u32]>::to_vec).collect()
+    }
+}
+
+/// The tutorial's normalisation, `(x / 255 - 0.5) / 0.5`, into [-1, 1].
+pub fn normalise(pixel: u8) -> f32 {
+    (pixel as f32 / 255.0 - 0.5) / 0.5
+}
+
+/// Splits the 60,000 training images into 50,000 train and 10,000 validation images in an order
+/// drawn from `key` (the tutorial's `random_split`).
+pub fn train_val_split(train: &Dataset, key: Key) -> (Dataset, Dataset) {
+    let perm = prng::permutation(key, train.len());
+    let n_val = VALIDATION_SIZE.min(train.len());
+    let (tr, va) = perm.split_at(train.len() - n_val);
+    (train.subset(tr), train.subset(va))
+}
+
+/// One epoch's batches: a permutation of `0..len` drawn from `key`, cut into batches of
+/// `batch_size`. The last, incomplete batch is dropped so every step has the same shape (one
+/// compiled kernel set); over epochs every example is still seen, as the order changes.
+pub fn epoch_batches(key: Key, len: usize, batch_size: usize) -> Vec<Vec<u32>> {
+    let perm = prng::permutation(key, len);
+    perm.chunks_exact(batch_size.max(1))
+        .map(<[u32]>::to_vec)
+        .collect()
+}
+
+/// The four official files, parsed: train (to be split) and test.
+#[derive(Debug, Clone)]
+pub struct FashionMnist {
+    pub train: Dataset,
+    pub test: Dataset,
+}
+
+/// The official file names, as served by the dataset's mirrors and Debian's package.
+pub const FILES: [&str; 4] = [
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+];
+
+impl FashionMnist {
+    /// Parses the four files' bytes, in the order of [`FILES`].
+    pub fn from_bytes(files: [&[u8]; 4]) -> Result<FashionMnist, DataError> {
+        Ok(FashionMnist {
+            train: Dataset::from_idx((FILES[0], files[0]), (FILES[1], files[1]))?,
+            test: Dataset::from_idx((FILES[2], files[2]), (FILES[3], files[3]))?,
+        })
+    }
+
+    /// Reads the four files from a directory (native only).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn load_dir(dir: &std::path::Path) -> Result<FashionMnist, crate::Error> {
+        let read = |f: &str| {
+            std::fs::read(dir.join(f))
+                .map_err(|e| crate::Error::Io(format!("{}: {e}", dir.join(f).display())))
+        };
+        let b = [
+            read(FILES[0])?,
+            read(FILES[1])?,
+            read(FILES[2])?,
+            read(FILES[3])?,
+        ];
+        Ok(FashionMnist::from_bytes([&b[0], &b[1], &b[2], &b[3]])?)
+    }
+}

@@ -1,0 +1,152 @@
+//! IDX parsing: good files (gzip and raw) and every kind of corruption, as typed errors.
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::io::Write;
+
+use actlab::data::{DataError, Dataset, normalise};
+
+fn idx(magic: u32, dims: &[u32], data: &[u8]) -> Vec<u8> {
+    let mut v = magic.to_be_bytes().to_vec();
+    for d in dims {
+        v.extend(d.to_be_bytes());
+    }
+    v.extend(data);
+    v
+}
+
+fn gz(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+fn images(n: u32) -> Vec<u8> {
+    idx(
+        0x803,
+        &[n, 28, 28],
+        &(0..n * 784).map(|i| (i % 251) as u8).collect::<Vec<_>>(),
+    )
+}
+
+fn labels(l: &[u8]) -> Vec<u8> {
+    idx(0x801, &[l.len() as u32], l)
+}
+
+fn parse(im: &[u8], lb: &[u8]) -> Result<Dataset, DataError> {
+    Dataset::from_idx(("im", im), ("lb", lb))
+}
+
+#[test]
+fn parses_raw_and_gzip_alike() {
+    let (im, lb) = (images(3), labels(&[0, 9, 4]));
+    let raw = parse(&im, &lb).unwrap();
+    assert_eq!(raw, parse(&gz(&im), &gz(&lb)).unwrap());
+    assert_eq!(raw.len(), 3);
+    assert_eq!(raw.labels, vec![0, 9, 4]);
+    assert_eq!(raw.images[784], (784 % 251) as u8);
+    let sub = raw.subset(&[2, 0]);
+    assert_eq!(sub.labels, vec![4, 0]);
+    assert_eq!(sub.images[..784], raw.images[2 * 784..3 * 784]);
+}
+
+#[test]
+fn normalisation_maps_to_minus_one_one() {
+    assert_eq!(normalise(0), -1.0);
+    assert_eq!(normalise(255), 1.0);
+    assert!(normalise(128).abs() < 0.01);
+}
+
+#[test]
+fn truncated_file() {
+    let mut im = images(2);
+    im.truncate(im.len() - 10);
+    let e = parse(&im, &labels(&[1, 2])).unwrap_err();
+    assert_eq!(
+        e,
+        DataError::Truncated {
+            file: "im".into(),
+            expected: 16 + 2 * 784,
+            found: 16 + 2 * 784 - 10
+        }
+    );
+    assert!(e.to_string().contains("truncated"), "{e}");
+    // Even the header can be cut short.
+    assert!(matches!(
+        parse(&im[..6], &labels(&[1])),
+        Err(DataError::Truncated { .. })
+    ));
+}
+
+#[test]
+fn truncated_gzip_stream() {
+    let g = gz(&images(2));
+    let e = parse(&g[..g.len() / 2], &labels(&[1, 2])).unwrap_err();
+    assert!(
+        matches!(e, DataError::Gzip { ref file, .. } if file == "im"),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn wrong_magic_number() {
+    let e = parse(&labels(&[1]), &labels(&[1])).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            DataError::BadMagic {
+                found: 0x801,
+                expected: 0x803,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("magic"), "{e}");
+}
+
+#[test]
+fn count_mismatch() {
+    let e = parse(&images(3), &labels(&[1, 2])).unwrap_err();
+    assert_eq!(
+        e,
+        DataError::CountMismatch {
+            images: 3,
+            labels: 2
+        }
+    );
+}
+
+#[test]
+fn wrong_image_size() {
+    let im = idx(0x803, &[1, 32, 32], &[0; 1024]);
+    assert_eq!(
+        parse(&im, &labels(&[1])).unwrap_err(),
+        DataError::WrongImageSize { rows: 32, cols: 32 }
+    );
+}
+
+#[test]
+fn trailing_bytes_and_bad_labels() {
+    let mut im = images(1);
+    im.push(0);
+    assert!(matches!(
+        parse(&im, &labels(&[1])),
+        Err(DataError::TrailingBytes { .. })
+    ));
+    assert_eq!(
+        parse(&images(1), &labels(&[10])).unwrap_err(),
+        DataError::BadLabel {
+            index: 0,
+            label: 10
+        }
+    );
+}
+
+#[test]
+fn absurd_dimensions_do_not_overflow() {
+    let im = idx(0x803, &[u32::MAX, u32::MAX, u32::MAX], &[]);
+    assert!(matches!(
+        parse(&im, &labels(&[1])),
+        Err(DataError::Truncated { .. })
+    ));
+}

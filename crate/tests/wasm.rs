@@ -1,0 +1,63 @@
+//! In headless Chromium with WebGPU (SwiftShader in CI): the reference vectors in wasm, and
+//! training on the WebGPU backend. One test binary, so the browser build links once.
+#![cfg(target_arch = "wasm32")]
+
+mod common;
+
+use actlab::mlp::{MlpConfig, read_f32};
+use actlab::prng::{self, key};
+use actlab::train::{Batch, TrainConfig, TrainState, train_step};
+use burn::tensor::{Int, Tensor, TensorData};
+use common::spec::*;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[wasm_bindgen_test]
+fn jax_prng_vectors_match_in_wasm() {
+    let (compared, worst_normal_ulps) = check_prng_vectors(PRNG_JSON);
+    assert!(compared > 2000 && worst_normal_ulps <= 1);
+}
+
+#[wasm_bindgen_test]
+fn flax_init_matches_in_wasm() {
+    for case in &flax_cases(FLAX_JSON) {
+        check_flax_case(case, &host_init(case));
+    }
+}
+
+#[wasm_bindgen_test]
+async fn train_steps_lower_the_loss_on_webgpu() {
+    let dev = actlab::device::gpu().await.expect("WebGPU device");
+    // A small network and a fixed batch: SwiftShader is slow.
+    let (n, d) = (64, 784);
+    let k = prng::split(key(3), 2);
+    let x = prng::uniform(k[0], n * d, -1.0, 1.0);
+    let y: Vec<i32> = prng::bits(k[1], n)
+        .iter()
+        .map(|b| (b % 10) as i32)
+        .collect();
+    let batch = Batch {
+        images: Tensor::from_data(TensorData::new(x, [n, d]), &dev),
+        labels: Tensor::<1, Int>::from_data(TensorData::new(y, [n]), &dev),
+    };
+    let config = TrainConfig {
+        mlp: MlpConfig {
+            hidden: vec![32],
+            ..MlpConfig::default()
+        },
+        ..TrainConfig::default()
+    };
+    let mut state = TrainState::init(key(0), config, &dev).unwrap();
+    let mut losses = Vec::new();
+    for _ in 0..6 {
+        let (next, m) = train_step(&state, &batch).unwrap();
+        losses.push(m.read().await.unwrap().loss);
+        state = next;
+    }
+    assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
+    assert!(losses[5] < losses[0] * 0.9, "loss did not fall: {losses:?}");
+    // The params really live on the GPU and read back asynchronously.
+    let w = read_f32(state.params.layers[0].bias.clone()).await.unwrap();
+    assert_eq!(w.len(), 32);
+}
