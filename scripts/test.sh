@@ -23,7 +23,7 @@ step "wasm tests in headless Chromium (WebGPU on SwiftShader without a GPU)"
   export CHROMEDRIVER=/usr/bin/chromedriver
   export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
   export WASM_BINDGEN_TEST_TIMEOUT=600
-  cargo test -q --target wasm32-unknown-unknown --profile wasm-release --test wasm
+  cargo test -q --target wasm32-unknown-unknown --profile wasm-release --test wasm -- --nocapture
 )
 
 step "wasm package build"

@@ -2,7 +2,8 @@
 //! or DX12 natively) or, natively, Burn's Flex CPU backend (pure Rust; Burn 0.22's replacement
 //! for the deprecated ndarray backend).
 
-use burn::tensor::Device;
+use burn::tensor::wgpu::WgpuInitError;
+use burn::tensor::{Device, DeviceKind};
 
 use crate::Error;
 
@@ -12,11 +13,13 @@ pub fn cpu() -> Device {
     Device::flex()
 }
 
-/// Initialises the default wgpu adapter. Async because the browser only hands out devices
-/// asynchronously; natively it can be driven by any executor.
+/// The default wgpu adapter's device. Async because the browser only hands out devices
+/// asynchronously; natively it can be driven by any executor. Burn registers one runtime per
+/// adapter for the whole process: a second call returns a handle to that same device.
 pub async fn gpu() -> Result<Device, Error> {
-    burn::tensor::Device::wgpu_options()
-        .init_async()
-        .await
-        .map_err(|e| Error::Device(format!("cannot initialise WebGPU/wgpu: {e}")))
+    match Device::wgpu_options().init_async().await {
+        Ok(device) => Ok(device),
+        Err(WgpuInitError::Registration { .. }) => Ok(Device::wgpu(DeviceKind::DefaultDevice)),
+        Err(e) => Err(Error::Device(format!("cannot initialise WebGPU/wgpu: {e}"))),
+    }
 }

@@ -61,3 +61,37 @@ async fn train_steps_lower_the_loss_on_webgpu() {
     let w = read_f32(state.params.layers[0].bias.clone()).await.unwrap();
     assert_eq!(w.len(), 32);
 }
+
+/// The tutorial's full network at batch 256: the matmul shapes whose autotune candidates once
+/// poisoned SwiftShader's WebGPU device ("Invalid ComputePipeline"). Prints the timings.
+#[wasm_bindgen_test]
+async fn full_tutorial_mlp_trains_at_batch_256_on_webgpu() {
+    let dev = actlab::device::gpu().await.expect("WebGPU device");
+    let (n, d) = (256, 784);
+    let k = prng::split(key(4), 2);
+    let x = prng::uniform(k[0], n * d, -1.0, 1.0);
+    let y: Vec<i32> = prng::bits(k[1], n)
+        .iter()
+        .map(|b| (b % 10) as i32)
+        .collect();
+    let batch = Batch {
+        images: Tensor::from_data(TensorData::new(x, [n, d]), &dev),
+        labels: Tensor::<1, Int>::from_data(TensorData::new(y, [n]), &dev),
+    };
+    let mut state = TrainState::init(key(0), TrainConfig::default(), &dev).unwrap();
+    let now = || js_sys::Date::now();
+    let mut losses = Vec::new();
+    let mut times = Vec::new();
+    for _ in 0..4 {
+        let t = now();
+        let (next, m) = train_step(&state, &batch).unwrap();
+        losses.push(m.read().await.unwrap().loss);
+        times.push(now() - t);
+        state = next;
+    }
+    console_log!(
+        "batch-256 steps on this WebGPU device: {times:?} ms (the first compiles and autotunes); losses {losses:?}"
+    );
+    assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
+    assert!(losses[3] < losses[0], "loss did not fall: {losses:?}");
+}
