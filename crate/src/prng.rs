@@ -144,6 +144,8 @@ fn erf_inv_f32(x: f32) -> f32 {
 /// XLA CPU's `log1p` (its elemental IR emitter): a Cephes rational approximation for
 /// `|x| < sqrt(2) - 1`, else `log(1 + x)`; polynomials by Horner's rule with fused multiply-adds.
 fn log1p_xla(x: f32) -> f32 {
+    // XLA's coefficients, digit for digit.
+    #[allow(clippy::excessive_precision)]
     const NUM: [f64; 7] = [
         4.5270000862445199635215e-5,
         4.9854102823193375972212e-1,
@@ -153,6 +155,7 @@ fn log1p_xla(x: f32) -> f32 {
         5.7112963590585538103336e1,
         2.0039553499201281259648e1,
     ];
+    #[allow(clippy::excessive_precision)]
     const DEN: [f64; 7] = [
         1.0,
         1.5062909083469192043167e1,
