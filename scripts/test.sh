@@ -23,7 +23,8 @@ step "wasm tests in headless Chromium (WebGPU on SwiftShader without a GPU)"
   export CHROMEDRIVER=/usr/bin/chromedriver
   export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
   export WASM_BINDGEN_TEST_TIMEOUT=600
-  cargo test -q --target wasm32-unknown-unknown --profile wasm-release --test wasm -- --nocapture
+  # No -q: cargo would pass --quiet on to wasm-bindgen-test-runner, which rejects it.
+  cargo test --target wasm32-unknown-unknown --profile wasm-release --test wasm -- --nocapture
 )
 
 step "wasm package build"

@@ -8,11 +8,11 @@ use actlab::device;
 use actlab::init::{BiasInit, KernelInit};
 use actlab::mlp::{Activation, HostDense, MlpConfig, Params, apply};
 use actlab::optim::Optimizer;
-use actlab::prng::{self, key};
-use actlab::train::{Batch, TrainConfig, TrainState, eval_step, loss_and_grads, train_step};
-use burn::tensor::{Device, Int, Tensor, TensorData};
-use common::block_on;
+use actlab::prng::key;
+use actlab::train::{TrainConfig, TrainState, eval_step, loss_and_grads, train_step};
+use burn::tensor::{Device, Tensor, TensorData};
 use common::spec::*;
+use common::{block_on, toy_batch};
 
 #[test]
 fn params_init_on_device_equals_flax() {
@@ -28,27 +28,6 @@ fn params_init_on_device_equals_flax() {
         .unwrap();
         check_flax_case(&case, &block_on(p.to_host()).unwrap());
     }
-}
-
-/// A small random problem: `n` inputs of width `d_in`, labels in `0..classes`.
-fn toy_batch(
-    seed: u64,
-    n: usize,
-    d_in: usize,
-    classes: usize,
-    dev: &Device,
-) -> (Vec<f32>, Vec<i32>, Batch) {
-    let k = prng::split(key(seed), 2);
-    let x = prng::normal(k[0], n * d_in);
-    let y: Vec<i32> = prng::bits(k[1], n)
-        .iter()
-        .map(|b| (b % classes as u32) as i32)
-        .collect();
-    let batch = Batch {
-        images: Tensor::from_data(TensorData::new(x.clone(), [n, d_in]), dev),
-        labels: Tensor::<1, Int>::from_data(TensorData::new(y.clone(), [n]), dev),
-    };
-    (x, y, batch)
 }
 
 fn act_f64(a: Activation, z: f64) -> f64 {

@@ -5,10 +5,10 @@
 mod common;
 
 use actlab::mlp::{MlpConfig, read_f32};
-use actlab::prng::{self, key};
-use actlab::train::{Batch, TrainConfig, TrainState, train_step};
-use burn::tensor::{Int, Tensor, TensorData};
+use actlab::prng::key;
+use actlab::train::{TrainConfig, TrainState, train_step};
 use common::spec::*;
+use common::toy_batch;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -30,17 +30,7 @@ fn flax_init_matches_in_wasm() {
 async fn train_steps_lower_the_loss_on_webgpu() {
     let dev = actlab::device::gpu().await.expect("WebGPU device");
     // A small network and a fixed batch: SwiftShader is slow.
-    let (n, d) = (64, 784);
-    let k = prng::split(key(3), 2);
-    let x = prng::uniform(k[0], n * d, -1.0, 1.0);
-    let y: Vec<i32> = prng::bits(k[1], n)
-        .iter()
-        .map(|b| (b % 10) as i32)
-        .collect();
-    let batch = Batch {
-        images: Tensor::from_data(TensorData::new(x, [n, d]), &dev),
-        labels: Tensor::<1, Int>::from_data(TensorData::new(y, [n]), &dev),
-    };
+    let (_, _, batch) = toy_batch(3, 64, 784, 10, &dev);
     let config = TrainConfig {
         mlp: MlpConfig {
             hidden: vec![32],
@@ -67,17 +57,7 @@ async fn train_steps_lower_the_loss_on_webgpu() {
 #[wasm_bindgen_test]
 async fn full_tutorial_mlp_trains_at_batch_256_on_webgpu() {
     let dev = actlab::device::gpu().await.expect("WebGPU device");
-    let (n, d) = (256, 784);
-    let k = prng::split(key(4), 2);
-    let x = prng::uniform(k[0], n * d, -1.0, 1.0);
-    let y: Vec<i32> = prng::bits(k[1], n)
-        .iter()
-        .map(|b| (b % 10) as i32)
-        .collect();
-    let batch = Batch {
-        images: Tensor::from_data(TensorData::new(x, [n, d]), &dev),
-        labels: Tensor::<1, Int>::from_data(TensorData::new(y, [n]), &dev),
-    };
+    let (_, _, batch) = toy_batch(4, 256, 784, 10, &dev);
     let mut state = TrainState::init(key(0), TrainConfig::default(), &dev).unwrap();
     let now = || js_sys::Date::now();
     let mut losses = Vec::new();
