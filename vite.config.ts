@@ -5,7 +5,7 @@ import sirv from 'sirv';
 // ($FASHION_MNIST_DIR, Debian's dataset-fashion-mnist by default) at /data/fashion-mnist/,
 // the page's default data URL (override with ?data=URL or VITE_DATA_URL at build time).
 const dataDir = process.env.FASHION_MNIST_DIR ?? '/usr/share/datasets/fashion-mnist';
-const serveData = (use: (path: string, fn: Connect.NextHandleFunction) => void) =>
+const serveData = (use: (path: string, fn: Connect.NextHandleFunction) => unknown) =>
   use('/data/fashion-mnist', sirv(dataDir, { dev: true, etag: true }));
 
 export default defineConfig({
@@ -15,8 +15,13 @@ export default defineConfig({
   plugins: [
     {
       name: 'fashion-mnist-data',
-      configureServer: (server) => serveData((p, fn) => server.middlewares.use(p, fn)),
-      configurePreviewServer: (server) => serveData((p, fn) => server.middlewares.use(p, fn)),
+      // Block bodies: a function returned from these hooks would be run as a post-middleware hook.
+      configureServer(server) {
+        serveData((p, fn) => server.middlewares.use(p, fn));
+      },
+      configurePreviewServer(server) {
+        serveData((p, fn) => server.middlewares.use(p, fn));
+      },
     },
   ],
 });
