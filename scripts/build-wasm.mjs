@@ -27,5 +27,6 @@ if (cfg['wasm-opt']?.enabled) {
 rmSync(join(outDir, '.gitignore'), { force: true });
 const bytes = readFileSync(wasm);
 const mib = (n) => (n / 2 ** 20).toFixed(2) + ' MiB';
-console.log(`wasm: ${mib(before)} from wasm-bindgen, ${mib(bytes.length)} after wasm-opt, ` +
+const opt = cfg['wasm-opt']?.enabled ? `${mib(bytes.length)} after wasm-opt` : 'wasm-opt off';
+console.log(`wasm: ${mib(before)} from wasm-bindgen, ${opt}, ` +
   `${mib(gzipSync(bytes, { level: 9 }).length)} gzip -9`);
