@@ -15,7 +15,7 @@ step "cargo clippy -D warnings (native)"
 cargo clippy -q -p actlab --all-targets -- -D warnings
 
 step "native tests"
-cargo test -q -p actlab -- --nocapture 2>&1 | tee "${TMPDIR:-/tmp}/actlab-native-tests.log"
+cargo test -q -p actlab -- --nocapture
 
 step "wasm tests in headless Chromium (WebGPU on SwiftShader without a GPU)"
 (

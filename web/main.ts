@@ -39,7 +39,7 @@ async function fetchAll(base: string): Promise<Uint8Array[]> {
 
 let stopRequested = false;
 
-async function mean(state: TrainState, gpu: Gpu, data: FashionData, part: 'val' | 'test'): Promise<number> {
+async function accuracyOn(state: TrainState, gpu: Gpu, data: FashionData, part: 'val' | 'test'): Promise<number> {
   const n = data.len(part);
   let correct = 0;
   for (let s = 0; s < n; s += 1000) {
@@ -79,8 +79,8 @@ async function run(gpu: Gpu, all: FashionData): Promise<void> {
         }
         await nextFrame();
       }
-      const val = await mean(state, gpu, data, 'val');
-      const test = epoch === epochs ? await mean(state, gpu, data, 'test') : NaN;
+      const val = await accuracyOn(state, gpu, data, 'val');
+      const test = epoch === epochs ? await accuracyOn(state, gpu, data, 'test') : NaN;
       const row = tbody.insertRow();
       for (const v of [activation, String(epoch), loss.toFixed(4), (100 * val).toFixed(2) + '%', Number.isNaN(test) ? '' : (100 * test).toFixed(2) + '%']) {
         row.insertCell().textContent = v;
