@@ -1,6 +1,7 @@
 // The browser build, driven by wasm-pack.toml: cargo build for wasm32, wasm-bindgen (the
 // version in Cargo.lock, installed by scripts/setup.sh), then Debian's wasm-opt. This is what
-// `wasm-pack build --target web` does, without its downloads. Prints raw and gzip sizes.
+// `wasm-pack build --target web` does, without its downloads; then the TypeScript wrapper.
+// Prints raw and gzip sizes.
 import { execFileSync } from 'node:child_process';
 import { readFileSync, statSync, renameSync, rmSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
@@ -25,6 +26,8 @@ if (cfg['wasm-opt']?.enabled) {
   renameSync(tmp, wasm);
 }
 rmSync(join(outDir, '.gitignore'), { force: true });
+// The typed wrapper (web/sdk) that the npm package exports, next to wasm-bindgen's output.
+run('npx', ['tsc', '-p', 'tsconfig.sdk.json']);
 const bytes = readFileSync(wasm);
 const mib = (n) => (n / 2 ** 20).toFixed(2) + ' MiB';
 const opt = cfg['wasm-opt']?.enabled ? `${mib(bytes.length)} after wasm-opt` : 'wasm-opt off';

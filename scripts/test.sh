@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test: formatting and lints, native Rust tests (Flex CPU backend, real FashionMNIST),
-# the wasm tests in headless Chromium on WebGPU, the wasm package build and the TypeScript check.
+# the wasm tests in headless Chromium on WebGPU, the wasm package build, the TypeScript check
+# and unit tests, and the end-to-end tests of the page and the npm package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -30,7 +31,13 @@ step "wasm tests in headless Chromium (WebGPU on SwiftShader without a GPU)"
 step "wasm package build"
 node scripts/build-wasm.mjs
 
-step "TypeScript"
+step "TypeScript: types and unit tests"
 npx tsc --noEmit
+npx vitest run --project unit
+
+step "page build"
 npx vite build --logLevel warn
+
+step "end-to-end in headless Chromium (the page, and the npm package as a user installs it)"
+npx vitest run --project e2e
 echo "all test stages passed"

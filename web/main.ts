@@ -1,128 +1,341 @@
-// The page: load FashionMNIST, train the tutorial MLP once per selected activation on WebGPU,
-// report loss and accuracy. All numerics live in the wasm crate; this file is UI glue.
-import initWasm, { Gpu, FashionData, init, trainStep, evalStep, key, split, foldIn, type TrainState } from '../pkg/actlab.js';
+// The page: UI glue only. Numerics live in the wasm crate (through ./sdk), settings parsing and
+// chart shaping in ./app (unit-tested); this file wires them to the DOM and runs the loop.
+import {
+  ACTIVATIONS, Gpu, evalStep, epochBatches, foldIn, hasWebGpu, init, key, load, loadFashionMnist, predict, range,
+  split, trainStep, type Activation, type FashionData, type LoadProgress, type PendingMetrics, type TrainState,
+} from './sdk/index.js';
+import { DEFAULT_RUN, formValuesOf, parseRunConfig, trainConfigOf, type FormValues, type RunConfig } from './app/config.js';
+import { COLOURS, LiveChart } from './app/charts.js';
+import { earlyStopping, formatDuration, throughput } from './app/series.js';
+import { idbCache } from './app/cache.js';
+import { renderSamples } from './app/samples.js';
 
-const ACTIVATIONS = ['sigmoid', 'tanh', 'relu', 'leaky_relu', 'elu', 'swish'] as const;
-const FILES = ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'];
-const BATCH = 256;
-
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-const status = $('status');
-const say = (msg: string, error = false) => { status.textContent = msg; status.classList.toggle('error', error); };
-const nextFrame = () => new Promise<void>((r) => setTimeout(r, 0));
-
-function dataUrl(): string {
-  const q = new URLSearchParams(location.search).get('data');
-  const base = q ?? import.meta.env.VITE_DATA_URL ?? '/data/fashion-mnist/';
-  return base.endsWith('/') ? base : base + '/';
+/** What one activation's run produced; also what "Download results" saves. */
+interface RunRecord {
+  activation: Activation;
+  losses: number[];
+  valAccuracy: number[];
+  testAccuracy: number | null;
+  msPerEpoch: number[];
+  bestEpoch: number;
+  stoppedEarly: boolean;
 }
 
-async function fetchAll(base: string): Promise<Uint8Array[]> {
-  const loaded = new Array<number>(FILES.length).fill(0);
-  return Promise.all(FILES.map(async (f, i) => {
-    const res = await fetch(base + f);
-    if (!res.ok || !res.body) throw new Error(`cannot fetch ${base + f}: HTTP ${res.status}`);
-    const chunks: Uint8Array[] = [];
-    for (const reader = res.body.getReader(); ;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      loaded[i] = (loaded[i] ?? 0) + value.length;
-      say(`Downloading FashionMNIST from ${base}: ${(loaded.reduce((a, b) => a + b, 0) / 1e6).toFixed(1)} MB`);
+/** Read by the end-to-end tests and handy in the console: the runs and what the charts hold. */
+interface Inspect {
+  config: RunConfig | null;
+  runs: RunRecord[];
+  chartPoints: () => { loss: Record<string, number>; accuracy: Record<string, number> };
+  state: 'loading' | 'ready' | 'training' | 'error';
+}
+declare global {
+  interface Window { actlab: Inspect }
+}
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const statusEl = $('status');
+const progressEl = $<HTMLProgressElement>('progress');
+const form = $<HTMLFormElement>('controls');
+const trainBtn = $<HTMLButtonElement>('train');
+const stopBtn = $<HTMLButtonElement>('stop');
+const downloadBtn = $<HTMLButtonElement>('download');
+const sampleSelect = $<HTMLSelectElement>('sample-model');
+const lossChart = new LiveChart($('loss-chart'), 'loss', 'step', 0.9);
+const accChart = new LiveChart($('acc-chart'), 'accuracy', 'epoch');
+const yieldToBrowser = () => new Promise<void>((r) => setTimeout(r, 0));
+const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
+/** Metrics are read back at most this often: each read waits for the GPU. */
+const READ_EVERY_MS = 250;
+
+const inspect: Inspect = {
+  config: null,
+  runs: [],
+  chartPoints: () => ({ loss: lossChart.counts(), accuracy: accChart.counts() }),
+  state: 'loading',
+};
+window.actlab = inspect;
+
+function say(msg: string, opts: { error?: boolean; progress?: number | null } = {}): void {
+  statusEl.textContent = msg;
+  statusEl.classList.toggle('error', opts.error ?? false);
+  if (opts.error) inspect.state = 'error';
+  if (opts.progress === null) progressEl.removeAttribute('value');
+  else if (opts.progress !== undefined) progressEl.value = opts.progress;
+}
+
+function dataUrl(): string {
+  return new URLSearchParams(location.search).get('data') ?? import.meta.env.VITE_DATA_URL ?? '/data/fashion-mnist/';
+}
+
+// ---- the form -------------------------------------------------------------------------------
+
+function buildForm(): void {
+  const box = $('activations');
+  for (const a of ACTIVATIONS) {
+    const label = document.createElement('label');
+    label.innerHTML = `<input type="checkbox" name="activations" value="${a}">`
+      + `<span class="swatch" style="background:${COLOURS[a]}" aria-hidden="true"></span>${a}`;
+    box.append(label);
+  }
+  // Settings come from the defaults, overridden by the query string (shareable runs).
+  const q = new URLSearchParams(location.search);
+  const values: FormValues = formValuesOf(DEFAULT_RUN);
+  for (const name of Object.keys(values) as (keyof FormValues)[]) {
+    const v = q.get(name);
+    if (v === null) continue;
+    if (name === 'activations') values.activations = v.split(',');
+    else values[name] = v;
+  }
+  for (const [name, v] of Object.entries(values)) {
+    if (name === 'activations') {
+      for (const box of form.querySelectorAll<HTMLInputElement>('input[name=activations]')) box.checked = (v as string[]).includes(box.value);
+    } else {
+      (form.elements.namedItem(name) as HTMLInputElement | HTMLSelectElement).value = v as string;
     }
-    const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-    let at = 0;
-    for (const c of chunks) { out.set(c, at); at += c.length; }
-    return out;
+  }
+}
+
+function readForm(): RunConfig | null {
+  const fd = new FormData(form);
+  const values: FormValues = { activations: fd.getAll('activations').map(String) };
+  for (const name of ['epochs', 'patience', 'batchSize', 'learningRate', 'hidden', 'init', 'optimizer', 'seed', 'limit'] as const) {
+    values[name] = String(fd.get(name) ?? '');
+  }
+  const parsed = parseRunConfig(values);
+  const list = $('form-errors');
+  list.replaceChildren();
+  for (const el of form.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
+  if (parsed.ok) return parsed.config;
+  for (const [field, msg] of Object.entries(parsed.errors)) {
+    const li = document.createElement('li');
+    li.id = `${field}-error`;
+    li.textContent = msg;
+    list.append(li);
+    (form.elements.namedItem(field) as HTMLElement | null)?.setAttribute?.('aria-invalid', 'true');
+  }
+  return null;
+}
+
+// ---- results --------------------------------------------------------------------------------
+
+function redraw(runs: RunRecord[]): void {
+  lossChart.set(runs.map((r) => ({ label: r.activation, ys: r.losses })));
+  accChart.set(runs.map((r) => ({ label: r.activation, ys: r.valAccuracy })));
+  const pct = (x: number | null | undefined) => (x === null || x === undefined ? '–' : `${(100 * x).toFixed(2)}%`);
+  $('results').querySelector('tbody')!.replaceChildren(...runs.map((r) => {
+    const row = document.createElement('tr');
+    const mean = r.msPerEpoch.length ? r.msPerEpoch.reduce((a, b) => a + b, 0) / r.msPerEpoch.length / 1000 : NaN;
+    for (const v of [r.activation, `${r.valAccuracy.length}${r.stoppedEarly ? ' (early stop)' : ''}`,
+      pct(r.valAccuracy[r.bestEpoch]), pct(r.testAccuracy), formatDuration(mean)]) {
+      row.insertCell().textContent = v;
+    }
+    return row;
   }));
 }
 
-let stopRequested = false;
-
-async function accuracyOn(state: TrainState, gpu: Gpu, data: FashionData, part: 'val' | 'test'): Promise<number> {
+async function accuracy(state: TrainState, gpu: Gpu, data: FashionData, part: 'val' | 'test'): Promise<number> {
   const n = data.len(part);
   let correct = 0;
   for (let s = 0; s < n; s += 1000) {
-    const idx = Uint32Array.from({ length: Math.min(1000, n - s) }, (_, i) => s + i);
-    const m = await evalStep(state, data.batch(gpu, part, idx)).read() as { accuracy: number };
-    correct += m.accuracy * idx.length;
+    const batch = data.batch(gpu, part, range(s, Math.min(1000, n - s)));
+    correct += (await evalStep(state, batch).read()).accuracy * Math.min(1000, n - s);
+    batch.free();
   }
   return correct / n;
 }
 
-async function run(gpu: Gpu, all: FashionData): Promise<void> {
-  const seed = Number($<HTMLInputElement>('seed').value);
-  const epochs = Number($<HTMLInputElement>('epochs').value);
-  const limit = Number($<HTMLInputElement>('limit').value);
-  const chosen = ACTIVATIONS.filter((a) => $<HTMLInputElement>(`act-${a}`).checked);
-  const data = limit < all.len('train') ? all.truncate(limit) : all;
-  const tbody = $('results').querySelector('tbody')!;
-  tbody.replaceChildren();
-  // One root key: the same initial params and batch order for every activation.
-  const keys = split(key(seed), 2);
+async function showSamples(models: Map<string, TrainState>, gpu: Gpu, data: FashionData): Promise<void> {
+  const state = models.get(sampleSelect.value);
+  if (!state) return;
+  const idx = range(0, Math.min(16, data.len('test')));
+  const batch = data.batch(gpu, 'test', idx);
+  const predicted = await predict(state, batch);
+  batch.free();
+  renderSamples($('samples'), data.pixels('test', idx), data.labels('test', idx), predicted);
+}
+
+// ---- training -------------------------------------------------------------------------------
+
+interface Session { gpu: Gpu; data: FashionData; models: Map<string, TrainState>; stop: boolean }
+
+async function train(cfg: RunConfig, s: Session): Promise<void> {
+  // Return to the event loop first: the click that started us completes, and the status is
+  // painted before the first step compiles its GPU kernels (which holds the main thread).
+  await yieldToBrowser();
+  const data = cfg.limit < s.data.len('train') ? s.data.truncate(cfg.limit) : s.data;
+  // One root key: every activation starts from the same key-derived params and sees the same
+  // batch order, so the curves differ only by the activation.
+  const keys = split(key(cfg.seed), 2);
   const [initKey, orderKey] = [keys.slice(0, 2), keys.slice(2, 4)];
-  for (const activation of chosen) {
-    let state = init(gpu, initKey, { activation });
-    for (let epoch = 1; epoch <= epochs && !stopRequested; epoch++) {
-      const order = data.epochOrder(foldIn(orderKey, epoch), BATCH);
-      const steps = order.length / BATCH;
-      let loss = NaN;
-      const t0 = performance.now();
-      for (let s = 0; s < steps && !stopRequested; s++) {
-        const out = trainStep(state, data.batch(gpu, 'train', order.subarray(s * BATCH, (s + 1) * BATCH)));
-        state = out.state;
-        const metrics = out.metrics;
-        if (s % 20 === 0 || s === steps - 1) {
-          loss = ((await metrics.read()) as { loss: number }).loss;
-          const rate = (s + 1) / ((performance.now() - t0) / 1000);
-          say(`${activation}: epoch ${epoch}/${epochs}, step ${s + 1}/${steps}, loss ${loss.toFixed(4)}, ${rate.toFixed(1)} steps/s`);
+  const stepsPerEpoch = Math.floor(data.len('train') / cfg.batchSize);
+  const totalSteps = cfg.activations.length * cfg.epochs * stepsPerEpoch;
+  const runs: RunRecord[] = [];
+  inspect.runs = runs;
+  inspect.config = cfg;
+  s.models.forEach((m) => m.free());
+  s.models.clear();
+  sampleSelect.replaceChildren();
+  sampleSelect.disabled = true;
+  let done = 0;
+  const t0 = performance.now();
+  let firstStep = true;
+
+  for (const activation of cfg.activations) {
+    const rec: RunRecord = { activation, losses: [], valAccuracy: [], testAccuracy: null, msPerEpoch: [], bestEpoch: -1, stoppedEarly: false };
+    runs.push(rec);
+    let state = init(s.gpu, initKey, trainConfigOf(cfg, activation));
+    let best = state;
+    for (let epoch = 1; epoch <= cfg.epochs && !s.stop; epoch++) {
+      const epochStart = performance.now();
+      let pending: PendingMetrics[] = [];
+      let lastRead = performance.now();
+      const flush = async () => {
+        const read = pending;
+        pending = [];
+        for (const m of read) rec.losses.push((await m.read()).loss);
+        lastRead = performance.now();
+        const { stepsPerSec, etaSec } = throughput(done, lastRead - t0, totalSteps - done);
+        say(`${activation} (${cfg.activations.indexOf(activation) + 1}/${cfg.activations.length}): epoch ${epoch}/${cfg.epochs}, `
+          + `step ${rec.losses.length - (epoch - 1) * stepsPerEpoch}/${stepsPerEpoch}, loss ${rec.losses.at(-1)?.toFixed(4)}, `
+          + `${stepsPerSec.toFixed(2)} steps/s, about ${formatDuration(etaSec)} left`, { progress: done / totalSteps });
+        redraw(runs);
+      };
+      for (const idx of epochBatches(data, foldIn(orderKey, epoch), cfg.batchSize)) {
+        if (s.stop) break;
+        if (firstStep) {
+          say('Compiling the GPU kernels for the first step (this can take minutes on a software GPU)…', { progress: null });
+          await new Promise((r) => setTimeout(r, 50)); // let the browser paint it
         }
-        await nextFrame();
+        const batch = data.batch(s.gpu, 'train', idx);
+        const out = trainStep(state, batch);
+        batch.free();
+        if (state !== best) state.free();
+        state = out.state;
+        pending.push(out.metrics);
+        done++;
+        if (firstStep || performance.now() - lastRead > READ_EVERY_MS) {
+          firstStep = false;
+          await flush();
+        }
+        await yieldToBrowser();
       }
-      const val = await accuracyOn(state, gpu, data, 'val');
-      const test = epoch === epochs ? await accuracyOn(state, gpu, data, 'test') : NaN;
-      const row = tbody.insertRow();
-      for (const v of [activation, String(epoch), loss.toFixed(4), (100 * val).toFixed(2) + '%', Number.isNaN(test) ? '' : (100 * test).toFixed(2) + '%']) {
-        row.insertCell().textContent = v;
+      await flush();
+      if (s.stop && rec.losses.length < epoch * stepsPerEpoch) break; // keep a partial epoch's curve, skip its evaluation
+      rec.msPerEpoch.push(performance.now() - epochStart);
+      say(`${activation}: evaluating epoch ${epoch} on the validation set…`);
+      rec.valAccuracy.push(await accuracy(state, s.gpu, data, 'val'));
+      const es = earlyStopping(rec.valAccuracy, cfg.patience);
+      if (es.best === rec.valAccuracy.length - 1 && best !== state) {
+        best.free();
+        best = state;
+      }
+      rec.bestEpoch = es.best;
+      redraw(runs);
+      if (es.stop) {
+        rec.stoppedEarly = true;
+        break;
       }
     }
+    if (rec.valAccuracy.length === 0) {
+      // Stopped before the first epoch ended: the current params are all there is.
+      if (best !== state) best.free();
+      best = state;
+    } else if (state !== best) {
+      state.free();
+    }
+    if (rec.losses.length > 0) {
+      say(`${activation}: evaluating the best epoch on the test set…`);
+      rec.testAccuracy = await accuracy(best, s.gpu, data, 'test');
+      s.models.set(activation, best);
+      sampleSelect.append(new Option(activation, activation));
+      sampleSelect.disabled = false;
+      if (s.models.size === 1) await showSamples(s.models, s.gpu, data);
+    } else {
+      best.free();
+    }
+    redraw(runs);
+    if (s.stop) break;
   }
-  say(stopRequested ? 'Stopped.' : 'Done.');
+  const secs = (performance.now() - t0) / 1000;
+  say(`${s.stop ? 'Stopped' : 'Done'} after ${formatDuration(secs)}: ${done} steps.`, { progress: s.stop ? undefined : 1 });
+}
+
+// ---- start-up -------------------------------------------------------------------------------
+
+function describeProgress(p: LoadProgress): [string, number | null] {
+  const mb = (n: number) => (n / 1e6).toFixed(1);
+  switch (p.phase) {
+    case 'download':
+      return [`Downloading FashionMNIST: ${mb(p.loaded)}${p.total ? ` of ${mb(p.total)}` : ''} MB`, p.total ? p.loaded / p.total : null];
+    case 'decompress':
+      return [`Decompressing ${p.file}…`, null];
+    case 'cached':
+      return ['Reading FashionMNIST from this browser’s cache…', null];
+  }
 }
 
 async function main(): Promise<void> {
-  const box = $('activations');
-  for (const a of ACTIVATIONS) {
-    const label = document.createElement('label');
-    label.innerHTML = `<input type="checkbox" id="act-${a}" ${a === 'relu' ? 'checked' : ''}> ${a}`;
-    box.append(label);
-  }
-  if (!('gpu' in navigator)) {
-    say('This browser has no WebGPU. Use a current Chrome or Edge (113+), or Firefox/Safari with WebGPU enabled; on Linux Chrome may need chrome://flags/#enable-unsafe-webgpu.', true);
+  buildForm();
+  const url = dataUrl();
+  $('data-url').textContent = url;
+  if (!hasWebGpu()) {
+    const notice = $('notice');
+    notice.hidden = false;
+    notice.innerHTML = '<strong>This browser does not offer WebGPU</strong>, which ActLab needs to train on your GPU. '
+      + 'Use a current Chrome or Edge (version 113 or later) on Windows, macOS or ChromeOS, Chrome on Android 12+, '
+      + 'or Safari 26+. On Linux, enable <code>chrome://flags/#enable-unsafe-webgpu</code>; in Firefox, WebGPU ships in '
+      + 'version 141+ on Windows and behind <code>dom.webgpu.enabled</code> elsewhere. There is no CPU fallback in the browser: '
+      + 'the same crate trains on the CPU natively (see the README).';
+    say('WebGPU is not available in this browser.', { error: true, progress: 0 });
     return;
   }
-  say('Loading the WebAssembly module…');
-  await initWasm();
+  say('Loading the WebAssembly module…', { progress: null });
+  await load();
+  say('Starting WebGPU…');
   const gpu = await Gpu.create();
-  const bytes = await fetchAll(dataUrl());
-  say('Parsing FashionMNIST…');
-  await nextFrame();
-  const [a, b, c, d] = bytes as [Uint8Array, Uint8Array, Uint8Array, Uint8Array];
-  const data = FashionData.parse(a, b, c, d, key(0));
-  say(`Ready: ${data.len('train')} train, ${data.len('val')} validation, ${data.len('test')} test images.`);
-  const trainBtn = $<HTMLButtonElement>('train');
-  const stopBtn = $<HTMLButtonElement>('stop');
+  const data = await loadFashionMnist(url, {
+    cache: idbCache(url),
+    onProgress: (p) => {
+      const [msg, frac] = describeProgress(p);
+      say(msg, { progress: frac });
+    },
+  });
+  say(`Ready: ${data.len('train')} training, ${data.len('val')} validation and ${data.len('test')} test images. Press Train.`, { progress: 0 });
+  inspect.state = 'ready';
+
+  const session: Session = { gpu, data, models: new Map(), stop: false };
   trainBtn.disabled = false;
-  $('controls').addEventListener('submit', (e) => {
+  form.addEventListener('submit', (e) => {
     e.preventDefault();
-    stopRequested = false;
+    const cfg = readForm();
+    if (!cfg) return;
+    session.stop = false;
     trainBtn.disabled = true;
     stopBtn.disabled = false;
-    run(gpu, data)
-      .catch((err: unknown) => say(`Error: ${err instanceof Error ? err.message : String(err)}`, true))
-      .finally(() => { trainBtn.disabled = false; stopBtn.disabled = true; });
+    downloadBtn.disabled = true;
+    inspect.state = 'training';
+    train(cfg, session)
+      .then(() => { inspect.state = 'ready'; })
+      .catch((err: unknown) => say(`Error while training: ${errorText(err)}`, { error: true }))
+      .finally(() => {
+        trainBtn.disabled = false;
+        stopBtn.disabled = true;
+        downloadBtn.disabled = inspect.runs.length === 0;
+      });
   });
-  stopBtn.addEventListener('click', () => { stopRequested = true; });
+  stopBtn.addEventListener('click', () => {
+    session.stop = true;
+    say('Stopping after this step…');
+  });
+  sampleSelect.addEventListener('change', () => {
+    showSamples(session.models, gpu, data).catch((err: unknown) => say(`Error: ${errorText(err)}`, { error: true }));
+  });
+  downloadBtn.addEventListener('click', () => {
+    const blob = new Blob([JSON.stringify({ config: inspect.config, runs: inspect.runs }, null, 2)], { type: 'application/json' });
+    const a = Object.assign(document.createElement('a'), { href: URL.createObjectURL(blob), download: `actlab-seed${inspect.config?.seed}.json` });
+    a.click();
+    URL.revokeObjectURL(a.href);
+  });
 }
 
-main().catch((err: unknown) => say(`Error: ${err instanceof Error ? err.message : String(err)}`, true));
+main().catch((err: unknown) => say(`Error: ${errorText(err)}`, { error: true, progress: 0 }));

@@ -264,3 +264,27 @@ pub fn eval_step(state: &TrainState, batch: &Batch) -> Result<Metrics, JsError> 
     let metrics = train::eval_step(&state.0, &batch.0).map_err(js_err)?;
     Ok(Metrics(Some(metrics)))
 }
+
+/// Predicted classes, still on the GPU; `read()` resolves to a `Uint32Array`.
+#[wasm_bindgen]
+pub struct Classes(Option<burn::tensor::Tensor<1, burn::tensor::Int>>);
+
+#[wasm_bindgen]
+impl Classes {
+    /// Reads the classes back asynchronously (once).
+    pub async fn read(&mut self) -> Result<Vec<u32>, JsError> {
+        let t = self
+            .0
+            .take()
+            .ok_or_else(|| JsError::new("these classes were already read"))?;
+        train::read_classes(t).await.map_err(js_err)
+    }
+}
+
+/// The predicted class of every example of `batch` (arg-max of the logits); the state is not
+/// touched.
+#[wasm_bindgen]
+pub fn predict(state: &TrainState, batch: &Batch) -> Result<Classes, JsError> {
+    let classes = train::predict(&state.0, &batch.0).map_err(js_err)?;
+    Ok(Classes(Some(classes)))
+}

@@ -17,9 +17,58 @@ pub fn cpu() -> Device {
 /// asynchronously; natively it can be driven by any executor. Burn registers one runtime per
 /// adapter for the whole process: a second call returns a handle to that same device.
 pub async fn gpu() -> Result<Device, Error> {
-    match Device::wgpu_options().init_async().await {
+    #[cfg(target_arch = "wasm32")]
+    log_to_console();
+    #[cfg(target_arch = "wasm32")]
+    let restore = request_subgroups();
+    let created = Device::wgpu_options().init_async().await;
+    #[cfg(target_arch = "wasm32")]
+    let _ = restore.call0(&wasm_bindgen::JsValue::NULL);
+    match created {
         Ok(device) => Ok(device),
         Err(WgpuInitError::Registration { .. }) => Ok(Device::wgpu(DeviceKind::DefaultDevice)),
         Err(e) => Err(Error::Device(format!("cannot initialise WebGPU/wgpu: {e}"))),
     }
+}
+
+/// Routes the `log` crate to the browser console at warning level. On wasm, CubeCL can only
+/// report a WGSL module the browser refuses (with its source) through `log`; without a logger
+/// such failures are silent. Idempotent: the first call installs the logger.
+#[cfg(target_arch = "wasm32")]
+fn log_to_console() {
+    // Err only means a logger is already installed, which is what we want.
+    let _ = console_log::init_with_level(log::Level::Warn);
+}
+
+// CubeCL's matmul kernels read subgroup builtins, and in the browser its WGSL then says
+// `enable subgroups;`, which WebGPU only accepts on a device created with the "subgroups"
+// feature. wgpu 30's WebGPU backend has no name for that feature, so it never asks for it and
+// every such kernel is rejected ("extension 'subgroups' is not allowed"), on real GPUs as on
+// SwiftShader; autotune then benchmarks invalid pipelines. Until wgpu maps the feature, add it
+// to the device request while (and only while) our device is created.
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen::prelude::wasm_bindgen(inline_js = r#"
+export function requestSubgroups() {
+  const proto = globalThis.GPUAdapter && globalThis.GPUAdapter.prototype;
+  if (!proto) return () => {};
+  const original = proto.requestDevice;
+  proto.requestDevice = function (desc) {
+    const d = Object.assign({}, desc);
+    const features = Array.from(d.requiredFeatures || []);
+    if (this.features.has('subgroups')) {
+      if (!features.includes('subgroups')) features.push('subgroups');
+    } else {
+      console.warn('actlab: this WebGPU adapter has no "subgroups" feature; matmul kernels that need it will fail to compile');
+    }
+    d.requiredFeatures = features;
+    return original.call(this, d);
+  };
+  return () => { proto.requestDevice = original; };
+}
+"#)]
+extern "C" {
+    /// Makes `GPUAdapter.requestDevice` also request "subgroups" where the adapter has it;
+    /// returns the function that undoes this.
+    #[wasm_bindgen(js_name = requestSubgroups)]
+    fn request_subgroups() -> js_sys::Function;
 }

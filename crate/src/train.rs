@@ -192,3 +192,22 @@ pub fn eval_step(state: &TrainState, batch: &Batch) -> Result<Metrics, Error> {
         accuracy: accuracy(logits, batch.labels.clone()),
     })
 }
+
+/// The predicted class of every row of `batch.images` (arg-max of the logits; the labels are
+/// only used for the shape check). Stays on the device; read it with [`read_classes`].
+pub fn predict(state: &TrainState, batch: &Batch) -> Result<Tensor<1, Int>, Error> {
+    check_batch(&state.config, batch)?;
+    let [n, _] = batch.images.dims();
+    let logits = apply(&state.params, batch.images.clone(), state.config.activation);
+    Ok(logits.argmax(1).reshape([n]))
+}
+
+/// Reads class indices back to the host (async: no blocking reads on wasm).
+pub async fn read_classes(t: Tensor<1, Int>) -> Result<Vec<u32>, Error> {
+    let data = t
+        .into_data_async()
+        .await
+        .map_err(|e| Error::Device(format!("{e:?}")))?;
+    // Int tensors are i32 or i64 depending on the backend; classes are small and non-negative.
+    Ok(data.iter::<i64>().map(|c| c as u32).collect())
+}

@@ -1,4 +1,4 @@
-//! Native-only tests on Burn's ndarray backend: init through the device, gradients, optimizers,
+//! Native-only tests on Burn's Flex CPU backend: init through the device, gradients, optimizers,
 //! purity and determinism of steps.
 #![cfg(not(target_arch = "wasm32"))]
 
@@ -9,7 +9,9 @@ use actlab::init::{BiasInit, KernelInit};
 use actlab::mlp::{Activation, HostDense, MlpConfig, Params, apply};
 use actlab::optim::Optimizer;
 use actlab::prng::key;
-use actlab::train::{TrainConfig, TrainState, eval_step, loss_and_grads, train_step};
+use actlab::train::{
+    TrainConfig, TrainState, eval_step, loss_and_grads, predict, read_classes, train_step,
+};
 use burn::tensor::{Device, Tensor, TensorData};
 use common::spec::*;
 use common::{block_on, toy_batch};
@@ -349,4 +351,37 @@ fn apply_is_a_plain_mlp() {
     let x = Tensor::from_data(TensorData::new(vec![1.0f32, 1.0], [1, 2]), &dev);
     let out = block_on(actlab::mlp::read_f32(apply(&p, x, Activation::Relu))).unwrap();
     assert_eq!(out, vec![4.5, 5.5]);
+}
+
+#[test]
+fn predict_is_the_argmax_of_apply_and_agrees_with_accuracy() {
+    let dev = device::cpu();
+    let s = tiny_state(Optimizer::default(), &dev);
+    let (_, labels, batch) = toy_batch(9, 40, 4, 2, &dev);
+    let classes = block_on(read_classes(predict(&s, &batch).unwrap())).unwrap();
+    let logits = block_on(actlab::mlp::read_f32(apply(
+        &s.params,
+        batch.images.clone(),
+        s.config.activation,
+    )))
+    .unwrap();
+    let argmax: Vec<u32> = logits
+        .chunks(2)
+        .map(|r| if r[1] > r[0] { 1 } else { 0 })
+        .collect();
+    assert_eq!(classes, argmax);
+    let hits = classes
+        .iter()
+        .zip(&labels)
+        .filter(|&(&c, &y)| c as i32 == y)
+        .count();
+    let acc = block_on(eval_step(&s, &batch).unwrap().read())
+        .unwrap()
+        .accuracy;
+    assert!(
+        (acc - hits as f32 / 40.0).abs() < 1e-6,
+        "{acc} vs {hits}/40"
+    );
+    // Both classes occur, so the test would notice a constant prediction.
+    assert!(classes.contains(&0) && classes.contains(&1), "{classes:?}");
 }

@@ -1,0 +1,154 @@
+// The built page (dist/, from `vite build`) in headless Chromium on WebGPU: real FashionMNIST
+// from a local server, two activations trained on a small network, the same seed twice, the
+// IndexedDB cache, corrupt data, no WebGPU, a phone-width screen and an accessibility check.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { ARTIFACTS, DATA_DIR, launch, logConsole, serve } from './browser.js';
+
+const FILES = ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'];
+// A small network on a few hundred images: SwiftShader runs WebGPU on the CPU.
+const SMALL = 'hidden=32&limit=512&batchSize=64&epochs=1&activations=relu,tanh&seed=7';
+
+interface Run { activation: string; losses: number[]; valAccuracy: number[]; testAccuracy: number | null }
+
+let browser: Browser;
+let server: Awaited<ReturnType<typeof serve>>;
+
+/** Copies of the data with one file broken: a truncated gzip, and a valid gzip of non-IDX bytes. */
+function brokenDataDirs(): { truncated: string; badMagic: string } {
+  const root = mkdtempSync(join(tmpdir(), 'actlab-e2e-'));
+  const make = (name: string, broken: string, bytes: (orig: Buffer) => Buffer) => {
+    const dir = join(root, name);
+    mkdirSync(dir);
+    for (const f of FILES) copyFileSync(join(DATA_DIR, f), join(dir, f));
+    writeFileSync(join(dir, broken), bytes(readFileSync(join(DATA_DIR, broken))));
+    return dir;
+  };
+  return {
+    truncated: make('truncated', 'train-labels-idx1-ubyte.gz', (b) => b.subarray(0, b.length - 100)),
+    badMagic: make('badmagic', 't10k-labels-idx1-ubyte.gz', () => gzipSync(Buffer.from('not an IDX file at all'))),
+  };
+}
+
+async function waitForState(page: Page, state: string, timeout = 10 * 60_000): Promise<void> {
+  await page.waitForFunction((s) => window.actlab?.state === s, state, { timeout, polling: 500 });
+}
+
+async function trainAndWait(page: Page): Promise<Run[]> {
+  await page.getByRole('button', { name: 'Train' }).click();
+  await waitForState(page, 'training', 30_000);
+  await waitForState(page, 'ready');
+  return page.evaluate(() => structuredClone(window.actlab.runs)) as Promise<Run[]>;
+}
+
+beforeAll(async () => {
+  const broken = brokenDataDirs();
+  server = await serve({ '/': 'dist', '/data/fashion-mnist/': DATA_DIR, '/truncated/': broken.truncated, '/badmagic/': broken.badMagic });
+  browser = await launch();
+  mkdirSync(ARTIFACTS, { recursive: true });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+describe('the page', () => {
+  it('trains two activations on real FashionMNIST, charts them, and repeats a seed bit for bit', async () => {
+    const page = await browser.newPage({ viewport: { width: 1100, height: 1400 } });
+    logConsole(page, 'app');
+    const dataRequests: string[] = [];
+    page.on('request', (r) => { if (r.url().includes('/data/fashion-mnist/')) dataRequests.push(r.url()); });
+    const t0 = Date.now();
+    await page.goto(`${server.url}/?${SMALL}`);
+    await waitForState(page, 'ready');
+    expect(dataRequests).toHaveLength(4);
+    const status = await page.locator('#status').textContent();
+    expect(status).toContain('Ready: 50000 training, 10000 validation and 10000 test images');
+
+    const tTrain = Date.now();
+    const first = await trainAndWait(page);
+    console.log(`page ready after ${((tTrain - t0) / 1000).toFixed(1)} s; first run (2 activations) ${((Date.now() - tTrain) / 1000).toFixed(1)} s`);
+    expect(first.map((r) => r.activation)).toEqual(['relu', 'tanh']);
+    for (const r of first) {
+      expect(r.losses).toHaveLength(8); // 512 images / batch 64
+      expect(r.losses.every(Number.isFinite)).toBe(true);
+      expect(r.valAccuracy).toHaveLength(1);
+      expect(r.valAccuracy[0]).toBeGreaterThan(0.3); // chance is 0.1
+      expect(r.testAccuracy).toBeGreaterThan(0.3);
+    }
+    // Same initial params for both: the first losses differ only through the activation.
+    expect(first[0]!.losses[0]).not.toBe(first[1]!.losses[0]);
+    const points = await page.evaluate(() => window.actlab.chartPoints());
+    expect(points).toEqual({ loss: { relu: 8, tanh: 8 }, accuracy: { relu: 1, tanh: 1 } });
+    await expect.poll(() => page.locator('#loss-chart canvas').count()).toBeGreaterThan(0);
+    expect(await page.locator('#results tbody tr').count()).toBe(2);
+    expect(await page.locator('#samples figure').count()).toBe(16);
+    await page.screenshot({ path: `${ARTIFACTS}/app.png`, fullPage: true });
+
+    // The same seed again: identical curves, bit for bit (same device).
+    const second = await trainAndWait(page);
+    expect(second).toEqual(first);
+
+    // A reload reads the dataset from IndexedDB: no data requests.
+    dataRequests.length = 0;
+    await page.reload();
+    await waitForState(page, 'ready');
+    expect(dataRequests).toEqual([]);
+    await page.close();
+  });
+
+  it('fits a phone-width screen and passes an accessibility check', async () => {
+    const page = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    await page.goto(`${server.url}/?${SMALL}`);
+    await waitForState(page, 'ready');
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    await page.screenshot({ path: `${ARTIFACTS}/phone.png`, fullPage: true });
+
+    const axe = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+    await page.addScriptTag({ path: axe });
+    const violations = await page.evaluate(async () => {
+      const r = await (window as unknown as { axe: { run: (o: object) => Promise<{ violations: { id: string; help: string; nodes: unknown[] }[] }> } })
+        .axe.run({ runOnly: ['wcag2a', 'wcag2aa', 'best-practice'] });
+      return r.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.length})`);
+    });
+    expect(violations).toEqual([]);
+
+    // Keyboard: Tab reaches the first activation checkbox and Space toggles it.
+    const before = await page.locator('input[name=activations]').first().isChecked();
+    await page.locator('input[name=activations]').first().focus();
+    await page.keyboard.press('Space');
+    expect(await page.locator('input[name=activations]').first().isChecked()).toBe(!before);
+    await page.close();
+  });
+
+  it('reports a truncated or corrupt data file instead of crashing', async () => {
+    for (const [dir, message] of [
+      ['/truncated/', /train-labels-idx1-ubyte\.gz(: truncated| is not a valid gzip file)/],
+      ['/badmagic/', /t10k-labels-idx1-ubyte\.gz.*magic/i],
+    ] as const) {
+      const page = await browser.newPage();
+      await page.goto(`${server.url}/?data=${dir}`);
+      await waitForState(page, 'error', 5 * 60_000);
+      await expect.poll(() => page.locator('#status').textContent()).toMatch(message);
+      expect(await page.locator('#status').getAttribute('class')).toContain('error');
+      await page.close();
+    }
+  });
+
+  it('says plainly when the browser has no WebGPU', async () => {
+    const page = await browser.newPage();
+    await page.addInitScript(() => { delete (Navigator.prototype as { gpu?: unknown }).gpu; });
+    await page.goto(server.url);
+    await expect.poll(() => page.locator('#notice').isVisible()).toBe(true);
+    expect(await page.locator('#notice').textContent()).toContain('does not offer WebGPU');
+    expect(await page.getByRole('button', { name: 'Train' }).isDisabled()).toBe(true);
+    await page.close();
+  });
+});

@@ -1,0 +1,68 @@
+// The npm package as a user gets it: `npm pack`, installed into a fresh folder's node_modules,
+// the README's quickstart (examples/quickstart) type-checked against the package's types, built
+// with Vite, and run in headless Chromium on WebGPU against the real FashionMNIST.
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { build } from 'vite';
+import type { Browser } from 'playwright-core';
+import { ARTIFACTS, DATA_DIR, launch, logConsole, serve } from './browser.js';
+
+const root = mkdtempSync(join(tmpdir(), 'actlab-pkg-'));
+const app = join(root, 'app');
+let browser: Browser;
+let server: Awaited<ReturnType<typeof serve>>;
+
+beforeAll(async () => {
+  const [packed] = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', root], { encoding: 'utf8' })) as
+    { filename: string; files: { path: string }[] }[];
+  const paths = packed!.files.map((f) => f.path).sort();
+  expect(paths).toEqual(expect.arrayContaining(['pkg/actlab_bg.wasm', 'pkg/sdk/index.js', 'pkg/sdk/index.d.ts', 'package.json']));
+  expect(paths.filter((p) => p.endsWith('.test.js') || p.startsWith('crate/') || p.startsWith('web/'))).toEqual([]);
+  mkdirSync(join(root, 'node_modules'));
+  execFileSync('tar', ['-xzf', join(root, packed!.filename), '-C', join(root, 'node_modules')]);
+  renameSync(join(root, 'node_modules', 'package'), join(root, 'node_modules', 'actlab'));
+  mkdirSync(app);
+  for (const f of ['index.html', 'main.ts']) copyFileSync(join('examples/quickstart', f), join(app, f));
+  await build({ root: app, configFile: false, logLevel: 'warn', build: { outDir: join(app, 'dist'), target: 'es2022' } });
+  server = await serve({ '/': join(app, 'dist'), '/data/fashion-mnist/': DATA_DIR });
+  browser = await launch();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+it('the README quickstart type-checks against the installed package', () => {
+  const tsc = resolve('node_modules/.bin/tsc');
+  // Throws (with tsc's diagnostics) on any type error.
+  execFileSync(tsc, ['--noEmit', '--strict', '--target', 'es2022', '--module', 'esnext', '--moduleResolution', 'bundler',
+    '--lib', 'es2022,dom', 'main.ts'], { cwd: app, encoding: 'utf8' });
+});
+
+it('the README shows the quickstart verbatim', () => {
+  const code = readFileSync('examples/quickstart/main.ts', 'utf8').trim();
+  expect(readFileSync('README.md', 'utf8')).toContain(code);
+});
+
+it('the quickstart trains and evaluates in the browser', async () => {
+  const page = await browser.newPage();
+  logConsole(page, 'quickstart');
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(server.url);
+  let text = '';
+  for (const end = Date.now() + 10 * 60_000; !/accuracy/.test(text) && Date.now() < end;) {
+    expect(errors).toEqual([]);
+    await page.waitForTimeout(1000);
+    text = (await page.locator('#out').textContent()) ?? '';
+  }
+  console.log(`quickstart: ${text}`);
+  expect(Number(/accuracy ([\d.]+)%/.exec(text)?.[1])).toBeGreaterThan(40);
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: `${ARTIFACTS}/quickstart.png` });
+  await page.close();
+});

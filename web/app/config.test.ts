@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_RUN, formValuesOf, parseRunConfig, trainConfigOf } from './config.js';
+
+describe('parseRunConfig', () => {
+  it('round-trips the defaults', () => {
+    expect(parseRunConfig(formValuesOf(DEFAULT_RUN))).toEqual({ ok: true, config: DEFAULT_RUN });
+  });
+
+  it('accepts hidden sizes separated by commas or spaces', () => {
+    const r = parseRunConfig({ ...formValuesOf(DEFAULT_RUN), hidden: ' 32,16  8 ' });
+    expect(r.ok && r.config.hidden).toEqual([32, 16, 8]);
+  });
+
+  it('reports every bad field with a message', () => {
+    const r = parseRunConfig({
+      ...formValuesOf(DEFAULT_RUN), activations: ['nope'], epochs: '0', learningRate: '-1', hidden: '32, x',
+      seed: '1.5', batchSize: '512', limit: '100', init: 'he', optimizer: 'rmsprop',
+    });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(Object.keys(r.errors).sort()).toEqual(
+      ['activations', 'batchSize', 'epochs', 'hidden', 'init', 'learningRate', 'optimizer', 'seed'].sort());
+    expect(r.errors.epochs).toBe('Epochs must be from 1 to 50');
+    expect(r.errors.seed).toBe('Seed must be a whole number from 0 to 4294967295');
+    expect(r.errors.batchSize).toBe('Batch size (512) is larger than the images per split (100)');
+  });
+
+  it('rejects an empty learning rate and too many layers', () => {
+    const r = parseRunConfig({ ...formValuesOf(DEFAULT_RUN), learningRate: ' ', hidden: '1 2 3 4 5 6 7 8 9' });
+    expect(!r.ok && [r.errors.learningRate, r.errors.hidden]).toEqual([
+      'Learning rate must be a number above 0 (at most 10)', 'Hidden sizes: at most 8 layers']);
+  });
+});
+
+describe('trainConfigOf', () => {
+  it('maps the tutorial defaults to the crate config', () => {
+    expect(trainConfigOf(DEFAULT_RUN, 'elu')).toEqual({
+      mlp: { input: 784, hidden: [512, 256, 256, 128], output: 10 },
+      activation: 'elu',
+      kernel_init: { kind: 'torch_default' },
+      bias_init: 'fan_in_uniform',
+      optimizer: { kind: 'sgd', learning_rate: 0.01, momentum: 0.9 },
+    });
+  });
+
+  it('pairs lecun_uniform with zero biases and builds Adam', () => {
+    const c = trainConfigOf({ ...DEFAULT_RUN, init: 'lecun_uniform', optimizer: 'adam', learningRate: 0.001 }, 'relu');
+    expect([c.bias_init, c.optimizer]).toEqual(['zeros', { kind: 'adam', learning_rate: 0.001 }]);
+  });
+});

@@ -1,0 +1,83 @@
+// The npm package's entry point: the wasm-bindgen API with precise types for the plain objects
+// that cross the boundary (configs, metrics), plus the data loader. Compiled to pkg/sdk/, the
+// same depth below the package root as this file, so the relative import of the wasm-bindgen
+// output resolves both here and in an installed package.
+import initWasm, * as wasm from '../../pkg/actlab.js';
+import { cacheFashionFiles, loadFashionFiles, type LoadOptions } from './loader.js';
+import type { Key, PendingMetrics, TrainConfig } from './types.js';
+
+export { Gpu, FashionData, Batch, TrainState, key, split, foldIn, permutation } from '../../pkg/actlab.js';
+export * from './loader.js';
+export * from './types.js';
+
+let ready: Promise<unknown> | undefined;
+
+/**
+ * Loads and instantiates the WebAssembly module (once; later calls return the same promise).
+ * `wasmUrl` overrides where the `.wasm` file is fetched from.
+ */
+export function load(wasmUrl?: string | URL): Promise<void> {
+  ready ??= initWasm(wasmUrl === undefined ? undefined : { module_or_path: wasmUrl });
+  return ready.then(() => undefined);
+}
+
+/** Whether this browser exposes WebGPU at all (the adapter may still be refused later). */
+export function hasWebGpu(): boolean {
+  return typeof navigator !== 'undefined' && 'gpu' in navigator;
+}
+
+/** `TrainState.create(params = init(key, config), tx)` on `gpu`. */
+export function init(gpu: wasm.Gpu, key: Key, config: TrainConfig = {}): wasm.TrainState {
+  return wasm.init(gpu, key, config);
+}
+
+/** One step; `state` stays valid. Returns the new state and the batch's metrics. */
+export function trainStep(state: wasm.TrainState, batch: wasm.Batch): { state: wasm.TrainState; metrics: PendingMetrics } {
+  const out = wasm.trainStep(state, batch);
+  return { state: out.state, metrics: out.metrics as PendingMetrics };
+}
+
+/** Loss and accuracy of `state` on `batch`. */
+export function evalStep(state: wasm.TrainState, batch: wasm.Batch): PendingMetrics {
+  return wasm.evalStep(state, batch) as PendingMetrics;
+}
+
+/** The predicted class of every example of `batch`. */
+export function predict(state: wasm.TrainState, batch: wasm.Batch): Promise<Uint32Array> {
+  return wasm.predict(state, batch).read();
+}
+
+/** The configuration a state was created with, every field filled in. */
+export function configOf(state: wasm.TrainState): Required<TrainConfig> {
+  return state.config as Required<TrainConfig>;
+}
+
+/** One epoch's batches of training indices, in an order drawn from `key` (last partial dropped). */
+export function* epochBatches(data: wasm.FashionData, key: Key, batchSize: number): Generator<Uint32Array> {
+  const order = data.epochOrder(key, batchSize);
+  for (let at = 0; at < order.length; at += batchSize) yield order.subarray(at, at + batchSize);
+}
+
+/** Indices `start, start+1, …` of length `n`: for evaluation batches. */
+export function range(start: number, n: number): Uint32Array {
+  return Uint32Array.from({ length: n }, (_, i) => start + i);
+}
+
+/**
+ * Fetches FashionMNIST from `baseUrl` (the four official `.gz` files), parses it and splits the
+ * 60k training images 50k/10k into train/val with `splitKey` (default `key(0)`). Call `load()`
+ * first. With `opts.cache`, a parsed set is stored and later loads skip the network.
+ */
+export async function loadFashionMnist(baseUrl: string, opts: LoadOptions & { splitKey?: Key } = {}): Promise<wasm.FashionData> {
+  let fromCache = false;
+  const files = await loadFashionFiles(baseUrl, {
+    ...opts,
+    onProgress: (p) => {
+      fromCache ||= p.phase === 'cached';
+      opts.onProgress?.(p);
+    },
+  });
+  const data = wasm.FashionData.parse(...files, opts.splitKey ?? wasm.key(0));
+  if (opts.cache && !fromCache) await cacheFashionFiles(opts.cache, files);
+  return data;
+}
