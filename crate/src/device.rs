@@ -61,7 +61,16 @@ export function requestSubgroups() {
       console.warn('actlab: this WebGPU adapter has no "subgroups" feature; matmul kernels that need it will fail to compile');
     }
     d.requiredFeatures = features;
-    return original.call(this, d);
+    return original.call(this, d).then((device) => {
+      if (!features.includes('subgroups')) return device;
+      // Tint's uniformity analysis rejects subgroup calls in CubeCL's loops that naga and the
+      // native drivers accept; relax that one diagnostic, on this device's modules only.
+      const create = device.createShaderModule.bind(device);
+      device.createShaderModule = (m) => create(m.code.includes('enable subgroups;')
+        ? Object.assign({}, m, { code: m.code.replace('enable subgroups;', 'enable subgroups;\ndiagnostic(off, subgroup_uniformity);') })
+        : m);
+      return device;
+    });
   };
   return () => { proto.requestDevice = original; };
 }
