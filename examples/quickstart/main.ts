@@ -3,7 +3,7 @@ import { load, Gpu, loadFashionMnist, key, split, init, epochBatches, trainStep,
 
 await load();                                             // instantiate the wasm module
 const gpu = await Gpu.create();                           // ask the browser for a WebGPU device
-const data = (await loadFashionMnist('/data/fashion-mnist/')).truncate(1024);
+const data = (await loadFashionMnist('/data/fashion-mnist/')).truncate(4096);
 const [initKey, orderKey] = [split(key(42), 2).slice(0, 2), split(key(42), 2).slice(2)];
 let state = init(gpu, initKey, { activation: 'swish', mlp: { hidden: [64] } });
 for (const idx of epochBatches(data, orderKey, 64)) {     // one epoch, order drawn from a key
