@@ -2,7 +2,7 @@
 // chart shaping in ./app (unit-tested); this file wires them to the DOM and runs the loop.
 import {
   ACTIVATIONS, Gpu, evalStep, epochBatches, foldIn, hasWebGpu, init, key, load, loadFashionMnist, predict, range,
-  split, trainStep, type Activation, type FashionData, type LoadProgress, type PendingMetrics, type TrainState,
+  readMetrics, split, trainStep, type Activation, type FashionData, type LoadProgress, type PendingMetrics, type TrainState,
 } from './sdk/index.js';
 import { DEFAULT_RUN, formValuesOf, parseRunConfig, trainConfigOf, type FormValues, type RunConfig } from './app/config.js';
 import { COLOURS, LiveChart } from './app/charts.js';
@@ -17,7 +17,6 @@ interface RunRecord {
   valAccuracy: number[];
   testAccuracy: number | null;
   msPerEpoch: number[];
-  bestEpoch: number;
   stoppedEarly: boolean;
 }
 
@@ -98,8 +97,8 @@ function buildForm(): void {
 function readForm(): RunConfig | null {
   const fd = new FormData(form);
   const values: FormValues = { activations: fd.getAll('activations').map(String) };
-  for (const name of ['epochs', 'patience', 'batchSize', 'learningRate', 'hidden', 'init', 'optimizer', 'seed', 'limit'] as const) {
-    values[name] = String(fd.get(name) ?? '');
+  for (const name of Object.keys(formValuesOf(DEFAULT_RUN)) as (keyof FormValues)[]) {
+    if (name !== 'activations') values[name] = String(fd.get(name) ?? '');
   }
   const parsed = parseRunConfig(values);
   const list = $('form-errors');
@@ -118,7 +117,7 @@ function readForm(): RunConfig | null {
 
 // ---- results --------------------------------------------------------------------------------
 
-function redraw(runs: RunRecord[]): void {
+function redraw(runs: RunRecord[], patience: number): void {
   lossChart.set(runs.map((r) => ({ label: r.activation, ys: r.losses })));
   accChart.set(runs.map((r) => ({ label: r.activation, ys: r.valAccuracy })));
   const pct = (x: number | null | undefined) => (x === null || x === undefined ? '–' : `${(100 * x).toFixed(2)}%`);
@@ -126,7 +125,7 @@ function redraw(runs: RunRecord[]): void {
     const row = document.createElement('tr');
     const mean = r.msPerEpoch.length ? r.msPerEpoch.reduce((a, b) => a + b, 0) / r.msPerEpoch.length / 1000 : NaN;
     for (const v of [r.activation, `${r.valAccuracy.length}${r.stoppedEarly ? ' (early stop)' : ''}`,
-      pct(r.valAccuracy[r.bestEpoch]), pct(r.testAccuracy), formatDuration(mean)]) {
+      pct(r.valAccuracy[earlyStopping(r.valAccuracy, patience).best]), pct(r.testAccuracy), formatDuration(mean)]) {
       row.insertCell().textContent = v;
     }
     return row;
@@ -135,13 +134,17 @@ function redraw(runs: RunRecord[]): void {
 
 async function accuracy(state: TrainState, gpu: Gpu, data: FashionData, part: 'val' | 'test'): Promise<number> {
   const n = data.len(part);
-  let correct = 0;
+  const pending: PendingMetrics[] = [];
+  const sizes: number[] = [];
   for (let s = 0; s < n; s += 1000) {
-    const batch = data.batch(gpu, part, range(s, Math.min(1000, n - s)));
-    correct += (await evalStep(state, batch).read()).accuracy * Math.min(1000, n - s);
+    sizes.push(Math.min(1000, n - s));
+    const batch = data.batch(gpu, part, range(s, sizes.at(-1)!));
+    pending.push(evalStep(state, batch));
     batch.free();
   }
-  return correct / n;
+  // One readback for all batches; weighted by batch size (the last may be smaller).
+  const read = await readMetrics(pending);
+  return read.reduce((acc, m, i) => acc + m.accuracy * (sizes[i] ?? 0), 0) / n;
 }
 
 async function showSamples(models: Map<string, TrainState>, gpu: Gpu, data: FashionData): Promise<void> {
@@ -181,7 +184,7 @@ async function train(cfg: RunConfig, s: Session): Promise<void> {
   let firstStep = true;
 
   for (const activation of cfg.activations) {
-    const rec: RunRecord = { activation, losses: [], valAccuracy: [], testAccuracy: null, msPerEpoch: [], bestEpoch: -1, stoppedEarly: false };
+    const rec: RunRecord = { activation, losses: [], valAccuracy: [], testAccuracy: null, msPerEpoch: [], stoppedEarly: false };
     runs.push(rec);
     let state = init(s.gpu, initKey, trainConfigOf(cfg, activation));
     let best = state;
@@ -192,13 +195,13 @@ async function train(cfg: RunConfig, s: Session): Promise<void> {
       const flush = async () => {
         const read = pending;
         pending = [];
-        for (const m of read) rec.losses.push((await m.read()).loss);
+        for (const m of await readMetrics(read)) rec.losses.push(m.loss);
         lastRead = performance.now();
         const { stepsPerSec, etaSec } = throughput(done, lastRead - t0, totalSteps - done);
         say(`${activation} (${cfg.activations.indexOf(activation) + 1}/${cfg.activations.length}): epoch ${epoch}/${cfg.epochs}, `
           + `step ${rec.losses.length - (epoch - 1) * stepsPerEpoch}/${stepsPerEpoch}, loss ${rec.losses.at(-1)?.toFixed(4)}, `
           + `${stepsPerSec.toFixed(2)} steps/s, about ${formatDuration(etaSec)} left`, { progress: done / totalSteps });
-        redraw(runs);
+        redraw(runs, cfg.patience);
       };
       for (const idx of epochBatches(data, foldIn(orderKey, epoch), cfg.batchSize)) {
         if (s.stop) break;
@@ -229,8 +232,7 @@ async function train(cfg: RunConfig, s: Session): Promise<void> {
         best.free();
         best = state;
       }
-      rec.bestEpoch = es.best;
-      redraw(runs);
+      redraw(runs, cfg.patience);
       if (es.stop) {
         rec.stoppedEarly = true;
         break;
@@ -253,7 +255,7 @@ async function train(cfg: RunConfig, s: Session): Promise<void> {
     } else {
       best.free();
     }
-    redraw(runs);
+    redraw(runs, cfg.patience);
     if (s.stop) break;
   }
   const secs = (performance.now() - t0) / 1000;

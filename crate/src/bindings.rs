@@ -208,6 +208,20 @@ impl Metrics {
     }
 }
 
+/// Reads many `Metrics` with one GPU readback; resolves to `[{ loss, accuracy }, …]` in order.
+/// Takes the objects (like `read()`, each can be read once).
+#[wasm_bindgen(js_name = readMetrics)]
+pub async fn read_metrics(metrics: Vec<Metrics>) -> Result<JsValue, JsError> {
+    let taken = metrics
+        .into_iter()
+        .map(|mut m| {
+            m.0.take()
+                .ok_or_else(|| JsError::new("these metrics were already read"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    to_js(&train::read_metrics(taken).await.map_err(js_err)?)
+}
+
 /// The result of a train step: the new state and the batch's metrics.
 #[wasm_bindgen]
 pub struct StepOutput {

@@ -69,10 +69,29 @@ pub struct MetricValues {
 
 impl Metrics {
     pub async fn read(self) -> Result<MetricValues, Error> {
-        let loss = read_f32(self.loss).await?[0];
-        let accuracy = read_f32(self.accuracy).await?[0];
-        Ok(MetricValues { loss, accuracy })
+        let values = read_metrics(vec![self]).await?;
+        Ok(values[0])
     }
+}
+
+/// Reads many steps' metrics with a single readback: each readback waits for the GPU, so a
+/// training loop reads a batch of pending metrics a few times per second, never per step.
+pub async fn read_metrics(metrics: Vec<Metrics>) -> Result<Vec<MetricValues>, Error> {
+    if metrics.is_empty() {
+        return Ok(Vec::new());
+    }
+    let parts = metrics
+        .into_iter()
+        .flat_map(|m| [m.loss, m.accuracy])
+        .collect();
+    let values = read_f32(Tensor::cat(parts, 0)).await?;
+    Ok(values
+        .chunks_exact(2)
+        .map(|c| MetricValues {
+            loss: c[0],
+            accuracy: c[1],
+        })
+        .collect())
 }
 
 impl TrainState {

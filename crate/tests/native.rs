@@ -10,7 +10,8 @@ use actlab::mlp::{Activation, HostDense, MlpConfig, Params, apply};
 use actlab::optim::Optimizer;
 use actlab::prng::key;
 use actlab::train::{
-    TrainConfig, TrainState, eval_step, loss_and_grads, predict, read_classes, train_step,
+    TrainConfig, TrainState, eval_step, loss_and_grads, predict, read_classes, read_metrics,
+    train_step,
 };
 use burn::tensor::{Device, Tensor, TensorData};
 use common::spec::*;
@@ -384,4 +385,24 @@ fn predict_is_the_argmax_of_apply_and_agrees_with_accuracy() {
     );
     // Both classes occur, so the test would notice a constant prediction.
     assert!(classes.contains(&0) && classes.contains(&1), "{classes:?}");
+}
+
+#[test]
+fn metrics_read_together_equal_metrics_read_one_by_one() {
+    let dev = device::cpu();
+    let mut s = tiny_state(Optimizer::default(), &dev);
+    let (_, _, batch) = toy_batch(5, 8, 4, 2, &dev);
+    let mut pending = Vec::new();
+    for _ in 0..3 {
+        let (next, m) = train_step(&s, &batch).unwrap();
+        pending.push(m);
+        s = next;
+    }
+    let one_by_one: Vec<_> = pending
+        .iter()
+        .map(|m| block_on(m.clone().read()).unwrap())
+        .collect();
+    assert_eq!(block_on(read_metrics(pending)).unwrap(), one_by_one);
+    assert_ne!(one_by_one[0].loss, one_by_one[2].loss);
+    assert!(block_on(read_metrics(Vec::new())).unwrap().is_empty());
 }

@@ -4,7 +4,7 @@
 // output resolves both here and in an installed package.
 import initWasm, * as wasm from '../../pkg/actlab.js';
 import { cacheFashionFiles, loadFashionFiles, type LoadOptions } from './loader.js';
-import type { Key, PendingMetrics, TrainConfig } from './types.js';
+import type { Key, MetricValues, TrainConfig } from './types.js';
 
 export { Gpu, FashionData, Batch, TrainState, key, split, foldIn, permutation } from '../../pkg/actlab.js';
 export * from './loader.js';
@@ -31,6 +31,14 @@ export function init(gpu: wasm.Gpu, key: Key, config: TrainConfig = {}): wasm.Tr
   return wasm.init(gpu, key, config);
 }
 
+/** Metrics still on the GPU: `read()` once, or read many at once with `readMetrics`. */
+export type PendingMetrics = Omit<wasm.Metrics, 'read'> & { read(): Promise<MetricValues> };
+
+/** Reads many pending metrics with one GPU readback (each readback waits for the GPU). */
+export function readMetrics(pending: PendingMetrics[]): Promise<MetricValues[]> {
+  return wasm.readMetrics(pending as wasm.Metrics[]) as Promise<MetricValues[]>;
+}
+
 /** One step; `state` stays valid. Returns the new state and the batch's metrics. */
 export function trainStep(state: wasm.TrainState, batch: wasm.Batch): { state: wasm.TrainState; metrics: PendingMetrics } {
   const out = wasm.trainStep(state, batch);
@@ -45,11 +53,6 @@ export function evalStep(state: wasm.TrainState, batch: wasm.Batch): PendingMetr
 /** The predicted class of every example of `batch`. */
 export function predict(state: wasm.TrainState, batch: wasm.Batch): Promise<Uint32Array> {
   return wasm.predict(state, batch).read();
-}
-
-/** The configuration a state was created with, every field filled in. */
-export function configOf(state: wasm.TrainState): Required<TrainConfig> {
-  return state.config as Required<TrainConfig>;
 }
 
 /** One epoch's batches of training indices, in an order drawn from `key` (last partial dropped). */

@@ -38,8 +38,3 @@ export interface MetricValues {
   loss: number;
   accuracy: number;
 }
-
-/** Metrics still on the GPU: `read()` once, when you want the numbers. */
-export interface PendingMetrics {
-  read(): Promise<MetricValues>;
-}
