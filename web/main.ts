@@ -1,8 +1,8 @@
 // The page: UI glue only. Numerics live in the wasm crate (through ./sdk), settings parsing and
 // chart shaping in ./app (unit-tested); this file wires them to the DOM and runs the loop.
 import {
-  ACTIVATIONS, Gpu, evalStep, epochBatches, foldIn, hasWebGpu, init, key, load, loadFashionMnist, predict, range,
-  readMetrics, split, trainStep, type Activation, type FashionData, type LoadProgress, type PendingMetrics, type TrainState,
+  ACTIVATIONS, Gpu, evalStep, foldIn, hasWebGpu, init, key, load, loadFashionMnist, predict, range, readMetrics, split,
+  trainStep, type Activation, type FashionData, type GpuSplit, type LoadProgress, type PendingMetrics, type TrainState,
 } from './sdk/index.js';
 import { DEFAULT_RUN, formValuesOf, parseRunConfig, trainConfigOf, type FormValues, type RunConfig } from './app/config.js';
 import { COLOURS, LiveChart } from './app/charts.js';
@@ -132,13 +132,13 @@ function redraw(runs: RunRecord[], patience: number): void {
   }));
 }
 
-async function accuracy(state: TrainState, gpu: Gpu, data: FashionData, part: 'val' | 'test'): Promise<number> {
-  const n = data.len(part);
+async function accuracy(state: TrainState, part: GpuSplit): Promise<number> {
+  const n = part.len;
   const pending: PendingMetrics[] = [];
   const sizes: number[] = [];
   for (let s = 0; s < n; s += 1000) {
     sizes.push(Math.min(1000, n - s));
-    const batch = data.batch(gpu, part, range(s, sizes.at(-1)!));
+    const batch = part.range(s, sizes.at(-1)!);
     pending.push(evalStep(state, batch));
     batch.free();
   }
@@ -166,6 +166,16 @@ async function train(cfg: RunConfig, s: Session): Promise<void> {
   // painted before the first step compiles its GPU kernels (which holds the main thread).
   await yieldToBrowser();
   const data = cfg.limit < s.data.len('train') ? s.data.truncate(cfg.limit) : s.data;
+  // The images go to the GPU once per run; every batch is gathered and normalised there.
+  const onGpu = { train: data.upload(s.gpu, 'train'), val: data.upload(s.gpu, 'val'), test: data.upload(s.gpu, 'test') };
+  try {
+    await trainOn(cfg, s, data, onGpu);
+  } finally {
+    Object.values(onGpu).forEach((split) => split.free());
+  }
+}
+
+async function trainOn(cfg: RunConfig, s: Session, data: FashionData, onGpu: Record<'train' | 'val' | 'test', GpuSplit>): Promise<void> {
   // One root key: every activation starts from the same key-derived params and sees the same
   // batch order, so the curves differ only by the activation.
   const keys = split(key(cfg.seed), 2);
@@ -203,13 +213,14 @@ async function train(cfg: RunConfig, s: Session): Promise<void> {
           + `${stepsPerSec.toFixed(2)} steps/s, about ${formatDuration(etaSec)} left`, { progress: done / totalSteps });
         redraw(runs, cfg.patience);
       };
-      for (const idx of epochBatches(data, foldIn(orderKey, epoch), cfg.batchSize)) {
+      const order = onGpu.train.epoch(foldIn(orderKey, epoch), cfg.batchSize);
+      for (let i = 0; i < order.batches; i++) {
         if (s.stop) break;
         if (firstStep) {
           say('Compiling the GPU kernels for the first step (this can take minutes on a software GPU)…', { progress: null });
           await new Promise((r) => setTimeout(r, 50)); // let the browser paint it
         }
-        const batch = data.batch(s.gpu, 'train', idx);
+        const batch = order.batch(i);
         const out = trainStep(state, batch);
         batch.free();
         if (state !== best) state.free();
@@ -222,11 +233,12 @@ async function train(cfg: RunConfig, s: Session): Promise<void> {
         }
         await yieldToBrowser();
       }
+      order.free();
       await flush();
       if (s.stop && rec.losses.length < epoch * stepsPerEpoch) break; // keep a partial epoch's curve, skip its evaluation
       rec.msPerEpoch.push(performance.now() - epochStart);
       say(`${activation}: evaluating epoch ${epoch} on the validation set…`);
-      rec.valAccuracy.push(await accuracy(state, s.gpu, data, 'val'));
+      rec.valAccuracy.push(await accuracy(state, onGpu.val));
       const es = earlyStopping(rec.valAccuracy, cfg.patience);
       if (es.best === rec.valAccuracy.length - 1 && best !== state) {
         best.free();
@@ -247,7 +259,7 @@ async function train(cfg: RunConfig, s: Session): Promise<void> {
     }
     if (rec.losses.length > 0) {
       say(`${activation}: evaluating the best epoch on the test set…`);
-      rec.testAccuracy = await accuracy(best, s.gpu, data, 'test');
+      rec.testAccuracy = await accuracy(best, onGpu.test);
       s.models.set(activation, best);
       sampleSelect.append(new Option(activation, activation));
       sampleSelect.disabled = false;

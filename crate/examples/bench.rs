@@ -1,35 +1,32 @@
 //! Native benchmark: ms per train step (batch 256, the tutorial MLP, ReLU, SGD momentum) on
 //! Burn's Flex CPU backend and on wgpu (Vulkan: lavapipe without a GPU, the real GPU with one),
 //! measured in the same run, plus the first step (kernel compilation) and seconds per epoch.
+//! Each device runs twice: batches assembled on the host and uploaded every step (the old
+//! path), and batches gathered on the device from a dataset uploaded once (the path we use).
 //!
-//! `cargo run -p actlab --example bench -- [steps] [flex|wgpu|all]`
+//! `cargo run --release -p actlab --example bench -- [steps] [flex|wgpu|all]`
 
 use std::time::Instant;
 
-use actlab::data::{FashionMnist, epoch_batches, train_val_split};
+use actlab::data::{Dataset, DeviceDataset, FashionMnist, epoch_batches, train_val_split};
 use actlab::device;
 use actlab::prng::{key, split};
-use actlab::train::{TrainConfig, TrainState, train_step};
+use actlab::train::{Batch, TrainConfig, TrainState, train_step};
 use burn::tensor::Device;
 
-fn bench(name: &str, dev: &Device, data: &actlab::data::Dataset, steps: usize) {
+/// Times `steps` train steps after a first (compiling) one; `batch(i)` makes the i-th batch.
+fn time_steps(name: &str, dev: &Device, steps: usize, batch: impl Fn(usize) -> Batch) {
     let k = split(key(0), 2);
-    let order = epoch_batches(k[1], data.len(), 256);
-    let batches: Vec<_> = order
-        .iter()
-        .take(steps + 1)
-        .map(|i| data.batch(i, dev))
-        .collect();
     let mut state = TrainState::init(k[0], TrainConfig::default(), dev).expect("init");
     let t0 = Instant::now();
-    let (next, m) = train_step(&state, &batches[0]).expect("step");
+    let (next, m) = train_step(&state, &batch(0)).expect("step");
     pollster::block_on(m.read()).expect("read");
     let first = t0.elapsed().as_secs_f64() * 1e3;
     state = next;
     let t1 = Instant::now();
     let mut last = None;
-    for b in &batches[1..] {
-        let (next, m) = train_step(&state, b).expect("step");
+    for i in 1..=steps {
+        let (next, m) = train_step(&state, &batch(i)).expect("step");
         state = next;
         last = Some(m);
     }
@@ -39,9 +36,20 @@ fn bench(name: &str, dev: &Device, data: &actlab::data::Dataset, steps: usize) {
         .loss;
     let ms = t1.elapsed().as_secs_f64() * 1e3 / steps as f64;
     println!(
-        "{name:<22} first step {first:>9.1} ms   {ms:>8.2} ms/step   {:>7.2} s/epoch (195 steps)   final loss {loss:.4}",
+        "{name:<34} first step {first:>9.1} ms   {ms:>8.2} ms/step   {:>7.2} s/epoch (195 steps)   final loss {loss:.4}",
         ms * 195.0 / 1e3
     );
+}
+
+fn bench(name: &str, dev: &Device, data: &Dataset, steps: usize) {
+    let order_key = split(key(0), 2)[1];
+    let order = epoch_batches(order_key, data.len(), 256);
+    let host = |i: usize| data.batch(&order[i], dev);
+    time_steps(&format!("{name}, host batches"), dev, steps, host);
+    let on_device = DeviceDataset::upload(data, dev);
+    let device_order = on_device.epoch_order(order_key, 256);
+    let gathered = |i: usize| on_device.gather(device_order.batch_indices(i).expect("batch"));
+    time_steps(&format!("{name}, device batches"), dev, steps, gathered);
 }
 
 fn main() {
@@ -55,6 +63,7 @@ fn main() {
         std::process::exit(2)
     });
     let (train, _) = train_val_split(&data.train, key(1));
+    let steps = steps.clamp(1, train.len() / 256 - 1);
     println!("MLP 784-512-256-256-128-10, ReLU, SGD momentum, batch 256, {steps} timed steps");
     if which == "flex" || which == "all" {
         bench("flex (CPU)", &device::cpu(), &train, steps);

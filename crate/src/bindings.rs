@@ -5,7 +5,7 @@ use burn::tensor::Device;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-use crate::data::{self, Dataset, FashionMnist};
+use crate::data::{self, Dataset, DeviceDataset, FashionMnist};
 use crate::prng;
 use crate::train::{self, TrainConfig};
 
@@ -150,6 +150,15 @@ impl FashionData {
         Ok(Batch(d.batch(indices, &gpu.device)))
     }
 
+    /// Uploads `split` to the GPU once (pixels stay bytes): training from a [`GpuSplit`] gathers
+    /// and normalises each batch on the GPU, with no per-step copy of images.
+    pub fn upload(&self, gpu: &Gpu, split: &str) -> Result<GpuSplit, JsError> {
+        Ok(GpuSplit(DeviceDataset::upload(
+            part(self, split)?,
+            &gpu.device,
+        )))
+    }
+
     /// Raw pixels (`u8`, 784 per image) of the examples at `indices` of `split`.
     pub fn pixels(&self, split: &str, indices: &[u32]) -> Result<Vec<u8>, JsError> {
         let d = part(self, split)?;
@@ -166,6 +175,66 @@ impl FashionData {
 /// A batch on the GPU.
 #[wasm_bindgen]
 pub struct Batch(train::Batch);
+
+/// A split of the data on the GPU (see `FashionData.upload`).
+#[wasm_bindgen]
+pub struct GpuSplit(DeviceDataset);
+
+#[wasm_bindgen]
+impl GpuSplit {
+    /// Number of examples.
+    #[wasm_bindgen(getter, js_name = len)]
+    pub fn size(&self) -> usize {
+        self.0.len()
+    }
+
+    /// One epoch in an order drawn from `key` (uploaded once, cut into full batches of
+    /// `batch_size`; the last incomplete batch is dropped).
+    pub fn epoch(&self, key: &[u32], batch_size: usize) -> Result<Epoch, JsError> {
+        if batch_size == 0 {
+            return Err(JsError::new("batch size must be at least 1"));
+        }
+        let order = self.0.epoch_order(key_from(key)?, batch_size);
+        Ok(Epoch {
+            data: self.0.clone(),
+            order,
+        })
+    }
+
+    /// Examples `start .. start + n` as one batch (evaluation), gathered on the GPU.
+    pub fn range(&self, start: usize, n: usize) -> Result<Batch, JsError> {
+        Ok(Batch(self.0.range(start, n).map_err(js_err)?))
+    }
+
+    /// The examples at `indices`, gathered on the GPU.
+    pub fn gather(&self, indices: &[u32]) -> Result<Batch, JsError> {
+        Ok(Batch(
+            self.0.gather(self.0.indices(indices).map_err(js_err)?),
+        ))
+    }
+}
+
+/// One epoch's batch order on the GPU (see `GpuSplit.epoch`).
+#[wasm_bindgen]
+pub struct Epoch {
+    data: DeviceDataset,
+    order: data::EpochOrder,
+}
+
+#[wasm_bindgen]
+impl Epoch {
+    /// Number of batches.
+    #[wasm_bindgen(getter)]
+    pub fn batches(&self) -> usize {
+        self.order.batches()
+    }
+
+    /// Batch `i` of the epoch, gathered and normalised on the GPU.
+    pub fn batch(&self, i: usize) -> Result<Batch, JsError> {
+        let indices = self.order.batch_indices(i).map_err(js_err)?;
+        Ok(Batch(self.data.gather(indices)))
+    }
+}
 
 /// A training state. Immutable: `trainStep` returns a new one.
 #[wasm_bindgen]

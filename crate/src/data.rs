@@ -48,6 +48,12 @@ pub enum DataError {
     WrongImageSize { rows: usize, cols: usize },
     #[error("label {label} at index {index} is not a class 0-9")]
     BadLabel { index: usize, label: u8 },
+    #[error("index {index} is out of range for a split of {len} examples")]
+    IndexOutOfRange { index: u32, len: usize },
+    #[error("examples {start}..{start}+{n} are not a non-empty range of a split of {len}")]
+    RangeOutOfBounds { start: usize, n: usize, len: usize },
+    #[error("batch {batch} does not exist: the epoch has {batches} batches")]
+    BatchOutOfRange { batch: usize, batches: usize },
 }
 
 /// Decompresses `bytes` if they are gzip (magic `1f 8b`), else returns them as they are.
@@ -203,6 +209,142 @@ impl Dataset {
     pub fn eval_batches(&self, batch_size: usize) -> Vec<Vec<u32>> {
         let all: Vec<u32> = (0..self.len() as u32).collect();
         all.chunks(batch_size.max(1)).map(<[u32]>::to_vec).collect()
+    }
+}
+
+/// A split uploaded to the device once, so that training copies no images per step: pixels stay
+/// bytes (packed four to a 32-bit word, since WebGPU has no 8-bit integers), and a batch is
+/// gathered, unpacked and normalised on the device from indices that are also on the device.
+#[derive(Clone, Debug)]
+pub struct DeviceDataset {
+    /// `[len, 784 / 4]`: pixel `4w + k` of an image is byte `k` (little-endian) of word `w`.
+    packed: Tensor<2, Int>,
+    labels: Tensor<1, Int>,
+    /// `normalise(p)` for every byte `p`, computed on the host: normalising on the device is a
+    /// lookup, so a device batch is bit-identical to [`Dataset::batch`] (no device division).
+    table: Tensor<1>,
+    /// `[1, 1, 4]`: the shifts that unpack a word's four bytes.
+    shifts: Tensor<3, Int>,
+    len: usize,
+}
+
+const WORDS: usize = SIDE * SIDE / 4;
+
+impl DeviceDataset {
+    /// Uploads `data` to `device` (once: about a quarter of the size of normalised floats).
+    pub fn upload(data: &Dataset, device: &Device) -> DeviceDataset {
+        let words: Vec<i32> = data
+            .images
+            .chunks_exact(4)
+            .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        let labels: Vec<i32> = data.labels.iter().map(|&l| l as i32).collect();
+        let table: Vec<f32> = (0..=255u8).map(normalise).collect();
+        let len = data.len();
+        DeviceDataset {
+            packed: Tensor::from_data(TensorData::new(words, [len, WORDS]), device),
+            labels: Tensor::from_data(TensorData::new(labels, [len]), device),
+            table: Tensor::from_data(TensorData::new(table, [256]), device),
+            shifts: Tensor::from_data(TensorData::new(vec![0i32, 8, 16, 24], [1, 1, 4]), device),
+            len,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Indices (host values) as a device tensor, checked against the length.
+    pub fn indices(&self, indices: &[u32]) -> Result<Tensor<1, Int>, DataError> {
+        if let Some(&index) = indices.iter().find(|&&i| i as usize >= self.len) {
+            return Err(DataError::IndexOutOfRange {
+                index,
+                len: self.len,
+            });
+        }
+        let v: Vec<i32> = indices.iter().map(|&i| i as i32).collect();
+        Ok(Tensor::from_data(
+            TensorData::new(v, [indices.len()]),
+            &self.packed.device(),
+        ))
+    }
+
+    /// The examples at `indices` (a device tensor of valid indices, e.g. a slice of an
+    /// [`EpochOrder`]), gathered and normalised on the device.
+    pub fn gather(&self, indices: Tensor<1, Int>) -> crate::train::Batch {
+        let [n] = indices.dims();
+        let words = self.packed.clone().select(0, indices.clone());
+        let bytes = words
+            .reshape([n, WORDS, 1])
+            .bitwise_right_shift(self.shifts.clone())
+            .bitwise_and_scalar(255)
+            .reshape([n * WORDS * 4]);
+        crate::train::Batch {
+            images: self
+                .table
+                .clone()
+                .select(0, bytes)
+                .reshape([n, SIDE * SIDE]),
+            labels: self.labels.clone().select(0, indices),
+        }
+    }
+
+    /// Examples `start..start + n` (evaluation batches), normalised on the device.
+    pub fn range(&self, start: usize, n: usize) -> Result<crate::train::Batch, DataError> {
+        let end = start.checked_add(n).filter(|&e| e <= self.len && n > 0);
+        let end = end.ok_or(DataError::RangeOutOfBounds {
+            start,
+            n,
+            len: self.len,
+        })?;
+        let idx = Tensor::<1, Int>::arange(start as i64..end as i64, &self.packed.device());
+        Ok(self.gather(idx))
+    }
+
+    /// One epoch's batch order drawn from `key` (as [`epoch_batches`]), uploaded once.
+    pub fn epoch_order(&self, key: Key, batch_size: usize) -> EpochOrder {
+        let order: Vec<i32> = epoch_batches(key, self.len, batch_size)
+            .concat()
+            .into_iter()
+            .map(|i| i as i32)
+            .collect();
+        let total = order.len();
+        EpochOrder {
+            order: Tensor::from_data(TensorData::new(order, [total]), &self.packed.device()),
+            batch_size: batch_size.max(1),
+            batches: total / batch_size.max(1),
+        }
+    }
+}
+
+/// One epoch's permutation on the device, cut into equal batches: batch `i` is a slice of it.
+#[derive(Clone, Debug)]
+pub struct EpochOrder {
+    order: Tensor<1, Int>,
+    batch_size: usize,
+    batches: usize,
+}
+
+impl EpochOrder {
+    /// Number of (full) batches in the epoch.
+    pub fn batches(&self) -> usize {
+        self.batches
+    }
+
+    /// The indices of batch `i`, still on the device.
+    pub fn batch_indices(&self, i: usize) -> Result<Tensor<1, Int>, DataError> {
+        if i >= self.batches {
+            return Err(DataError::BatchOutOfRange {
+                batch: i,
+                batches: self.batches,
+            });
+        }
+        let b = self.batch_size;
+        Ok(self.order.clone().slice(i * b..(i + 1) * b))
     }
 }
 

@@ -3,7 +3,14 @@
 
 use std::io::Write;
 
-use actlab::data::{DataError, Dataset, normalise};
+mod common;
+
+use actlab::data::{DataError, Dataset, DeviceDataset, epoch_batches, normalise};
+use actlab::device;
+use actlab::mlp::read_f32;
+use actlab::prng::key;
+use actlab::train::{Batch, read_classes};
+use common::block_on;
 
 fn idx(magic: u32, dims: &[u32], data: &[u8]) -> Vec<u8> {
     let mut v = magic.to_be_bytes().to_vec();
@@ -149,4 +156,85 @@ fn absurd_dimensions_do_not_overflow() {
         parse(&im, &labels(&[1])),
         Err(DataError::Truncated { .. })
     ));
+}
+
+fn read_batch(b: Batch) -> (Vec<f32>, Vec<u32>) {
+    (
+        block_on(read_f32(b.images)).unwrap(),
+        block_on(read_classes(b.labels)).unwrap(),
+    )
+}
+
+/// Every byte value, in every position of a packed word, including those whose word is negative
+/// as an `i32` (byte 3 >= 128): the device path must unpack and normalise exactly as the host.
+#[test]
+fn device_batches_equal_host_batches_bit_for_bit() {
+    let n = 7u32;
+    let im = idx(
+        0x803,
+        &[n, 28, 28],
+        &(0..n * 784)
+            .map(|i| (i * 37 % 256) as u8)
+            .collect::<Vec<_>>(),
+    );
+    let data = parse(&im, &labels(&[3, 1, 4, 1, 5, 9, 2])).unwrap();
+    let dev = device::cpu();
+    let on_device = DeviceDataset::upload(&data, &dev);
+    assert_eq!(on_device.len(), 7);
+
+    let picked = [6u32, 0, 3, 3];
+    let host = data.batch(&picked, &dev);
+    let gathered = on_device.gather(on_device.indices(&picked).unwrap());
+    let (hx, hy) = read_batch(host);
+    let (gx, gy) = read_batch(gathered);
+    assert_eq!(gy, vec![2, 3, 1, 1]);
+    assert_eq!(hy, gy);
+    assert_eq!(
+        hx.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+        gx.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+    );
+    assert_eq!(gx[5], normalise(data.images[6 * 784 + 5]));
+
+    let (rx, ry) = read_batch(on_device.range(2, 3).unwrap());
+    assert_eq!(read_batch(data.batch(&[2, 3, 4], &dev)), (rx, ry));
+
+    // An epoch order on the device: batch i holds the indices epoch_batches gives on the host.
+    let order = on_device.epoch_order(key(5), 3);
+    let host_order = epoch_batches(key(5), 7, 3);
+    assert_eq!(order.batches(), host_order.len());
+    for (i, idx) in host_order.iter().enumerate() {
+        let on = block_on(read_classes(order.batch_indices(i).unwrap())).unwrap();
+        assert_eq!(&on, idx);
+    }
+}
+
+#[test]
+fn device_dataset_rejects_bad_indices_ranges_and_batches() {
+    let data = parse(&images(3), &labels(&[0, 1, 2])).unwrap();
+    let d = DeviceDataset::upload(&data, &device::cpu());
+    assert_eq!(
+        d.indices(&[0, 3]).unwrap_err(),
+        DataError::IndexOutOfRange { index: 3, len: 3 }
+    );
+    assert!(matches!(
+        d.range(2, 2),
+        Err(DataError::RangeOutOfBounds { .. })
+    ));
+    assert!(matches!(
+        d.range(0, 0),
+        Err(DataError::RangeOutOfBounds { .. })
+    ));
+    assert!(matches!(
+        d.range(usize::MAX, 2),
+        Err(DataError::RangeOutOfBounds { .. })
+    ));
+    let order = d.epoch_order(key(0), 2);
+    assert_eq!(order.batches(), 1);
+    assert_eq!(
+        order.batch_indices(1).unwrap_err(),
+        DataError::BatchOutOfRange {
+            batch: 1,
+            batches: 1
+        }
+    );
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use actlab::data::{FashionMnist, epoch_batches, train_val_split};
+use actlab::data::{DeviceDataset, FashionMnist, train_val_split};
 use actlab::device;
 use actlab::init::{BiasInit, KernelInit};
 use actlab::prng::{key, split};
@@ -35,26 +35,28 @@ fn relu_mlp_reaches_80_percent_test_accuracy_after_one_epoch() {
         ..TrainConfig::default()
     };
     let mut state = TrainState::init(k[0], config, &dev).unwrap();
+    // The images live on the device; batches are gathered there (the browser's path).
+    let (train, test) = (
+        DeviceDataset::upload(&train, &dev),
+        DeviceDataset::upload(&data.test, &dev),
+    );
     let start = std::time::Instant::now();
-    let order = epoch_batches(k[2], train.len(), 256);
-    for idx in &order {
-        state = train_step(&state, &train.batch(idx, &dev)).unwrap().0;
+    let order = train.epoch_order(k[2], 256);
+    for i in 0..order.batches() {
+        let batch = train.gather(order.batch_indices(i).unwrap());
+        state = train_step(&state, &batch).unwrap().0;
     }
-    let per_step = start.elapsed().as_secs_f64() * 1e3 / order.len() as f64;
+    let per_step = start.elapsed().as_secs_f64() * 1e3 / order.batches() as f64;
     let mut correct = 0.0;
-    for idx in data.test.eval_batches(1000) {
-        let m = block_on(
-            eval_step(&state, &data.test.batch(&idx, &dev))
-                .unwrap()
-                .read(),
-        )
-        .unwrap();
-        correct += m.accuracy as f64 * idx.len() as f64;
+    for start in (0..test.len()).step_by(1000) {
+        let batch = test.range(start, 1000).unwrap();
+        let m = block_on(eval_step(&state, &batch).unwrap().read()).unwrap();
+        correct += m.accuracy as f64 * 1000.0;
     }
-    let accuracy = correct / data.test.len() as f64;
+    let accuracy = correct / test.len() as f64;
     println!(
         "one epoch ({} steps, {per_step:.1} ms/step on Flex): test accuracy {:.2}%",
-        order.len(),
+        order.batches(),
         100.0 * accuracy
     );
     assert!(

@@ -6,7 +6,7 @@ import initWasm, * as wasm from '../../pkg/actlab.js';
 import { cacheFashionFiles, loadFashionFiles, type LoadOptions } from './loader.js';
 import type { Key, MetricValues, TrainConfig } from './types.js';
 
-export { Gpu, FashionData, Batch, TrainState, key, split, foldIn, permutation } from '../../pkg/actlab.js';
+export { Gpu, FashionData, GpuSplit, Epoch, Batch, TrainState, key, split, foldIn, permutation } from '../../pkg/actlab.js';
 export * from './loader.js';
 export * from './types.js';
 

@@ -1,0 +1,174 @@
+// The benchmark page: the tutorial MLP (784-512-256-256-128-10, ReLU, batch 256, SGD momentum
+// 0.9, lr 0.01, U(±1/sqrt(fan_in)) init) trained on real FashionMNIST batches by ActLab and by
+// TensorFlow.js's webgpu backend in the same page, on the same GPU. Both keep the training
+// images on the GPU and gather each batch there; neither reads anything back until the end of
+// a timed run, which waits for the queue. bench/run.ts drives it and prints the numbers.
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-webgpu';
+// tfjs-core alone registers no gradients (the tfjs umbrella package does): optimizers need them.
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import { Gpu, key, load, loadFashionMnist, split, init, trainStep, type PendingMetrics } from '../web/sdk/index.js';
+import type { Epoch, GpuSplit, TrainState } from '../web/sdk/index.js';
+
+const BATCH = 256;
+const LAYERS = [784, 512, 256, 256, 128, 10];
+
+/** One contender: `warm()` builds the model and takes the first step (compilation), `run(n)`
+ * takes `n` more steps and waits for the GPU; both resolve to milliseconds. */
+export interface Contender {
+  warm(): Promise<number>;
+  run(steps: number): Promise<number>;
+  loss(): Promise<number>;
+}
+
+const log = (s: string): void => {
+  document.querySelector('#log')!.textContent += s + '\n';
+};
+
+async function timed(f: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await f();
+  return performance.now() - t0;
+}
+
+function actlab(gpu: Gpu, train: GpuSplit): Contender {
+  const [initKey, orderKey] = [split(key(0), 2).slice(0, 2), split(key(0), 2).slice(2)];
+  let state: TrainState | undefined;
+  let epoch: Epoch = train.epoch(orderKey, BATCH);
+  let cursor = 0;
+  let last: PendingMetrics | undefined;
+  const steps = (n: number): void => {
+    for (let i = 0; i < n; i++) {
+      if (cursor === epoch.batches) {
+        epoch.free();
+        epoch = train.epoch(orderKey, BATCH);
+        cursor = 0;
+      }
+      const batch = epoch.batch(cursor++);
+      const out = trainStep(state!, batch);
+      batch.free();
+      state!.free();
+      last?.free();
+      state = out.state;
+      last = out.metrics;
+    }
+  };
+  let lastLoss = NaN;
+  const finish = async (): Promise<void> => {
+    lastLoss = (await last!.read()).loss;
+    last = undefined;
+  };
+  return {
+    warm: () => timed(async () => {
+      state = init(gpu, initKey, { activation: 'relu' }); // the defaults: the tutorial's MLP, PyTorch's init, SGD
+      steps(1);
+      await finish();
+    }),
+    run: (n) => timed(async () => {
+      steps(n);
+      await finish();
+    }),
+    loss: () => Promise.resolve(lastLoss),
+  };
+}
+
+function tensorflow(images: Uint8Array, labels: Uint8Array): Contender {
+  const n = labels.length;
+  // The dataset on the GPU once, normalised as the tutorial does; batches are gathered there.
+  const xs = tf.tidy(() => tf.div(tf.sub(tf.div(tf.cast(tf.tensor2d(images, [n, 784], 'int32'), 'float32'), 255), 0.5), 0.5));
+  const ys = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(labels, 'int32'), 10), 'float32'));
+  const params = LAYERS.slice(1).map((out, i) => {
+    const fanIn = LAYERS[i]!;
+    const bound = 1 / Math.sqrt(fanIn);
+    return {
+      w: tf.variable(tf.randomUniform([fanIn, out], -bound, bound, 'float32', 1 + 2 * i)),
+      b: tf.variable(tf.randomUniform([out], -bound, bound, 'float32', 2 + 2 * i)),
+    };
+  });
+  const optimizer = tf.train.momentum(0.01, 0.9);
+  const orders: Int32Array[] = [];
+  let cursor = 0;
+  let last: tf.Scalar | undefined;
+  let accuracy: tf.Scalar | undefined;
+  const batchIndices = (): tf.Tensor1D => {
+    const perEpoch = Math.floor(n / BATCH);
+    if (cursor % perEpoch === 0) orders.splice(0, 1, tf.util.createShuffledIndices(n) as unknown as Int32Array);
+    const at = (cursor++ % perEpoch) * BATCH;
+    return tf.tensor1d(Array.from(orders[0]!.subarray(at, at + BATCH)), 'int32');
+  };
+  const steps = (count: number): void => {
+    for (let i = 0; i < count; i++) {
+      const idx = batchIndices();
+      last?.dispose();
+      accuracy?.dispose();
+      last = optimizer.minimize(() => {
+        const x = tf.gather(xs, idx);
+        const y = tf.gather(ys, idx);
+        let h: tf.Tensor2D = x as tf.Tensor2D;
+        params.forEach(({ w, b }, l) => {
+          h = tf.add(tf.matMul(h, w), b);
+          if (l < params.length - 1) h = tf.relu(h);
+        });
+        // Same metrics as ActLab's step: the loss and the batch accuracy.
+        accuracy = tf.keep(tf.mean(tf.cast(tf.equal(tf.argMax(h, 1), tf.argMax(y, 1)), 'float32')) as tf.Scalar);
+        return tf.losses.softmaxCrossEntropy(y, h) as tf.Scalar;
+      }, true) as tf.Scalar;
+      idx.dispose();
+    }
+  };
+  let lastLoss = NaN;
+  const finish = async (): Promise<void> => {
+    lastLoss = (await last!.data())[0]!;
+    await accuracy!.data();
+  };
+  return {
+    warm: () => timed(async () => {
+      steps(1);
+      await finish();
+    }),
+    run: (k) => timed(async () => {
+      steps(k);
+      await finish();
+    }),
+    loss: () => Promise.resolve(lastLoss),
+  };
+}
+
+export interface BenchSetup {
+  adapter: string;
+  tfBackend: string;
+  trainImages: number;
+}
+
+declare global {
+  interface Window {
+    bench: {
+      setup(dataUrl: string): Promise<BenchSetup>;
+      contenders: Record<'actlab' | 'tfjs', Contender>;
+    };
+  }
+}
+
+window.bench = {
+  contenders: {} as Record<'actlab' | 'tfjs', Contender>,
+  async setup(dataUrl: string): Promise<BenchSetup> {
+    await load();
+    const gpu = await Gpu.create();
+    const data = await loadFashionMnist(dataUrl);
+    const trainImages = data.len('train');
+    const all = Uint32Array.from({ length: trainImages }, (_, i) => i);
+    const train = data.upload(gpu, 'train');
+    await tf.setBackend('webgpu');
+    await tf.ready();
+    window.bench.contenders = {
+      actlab: actlab(gpu, train),
+      tfjs: tensorflow(data.pixels('train', all), data.labels('train', all)),
+    };
+    // GPUAdapter.info is newer than the WebGPU types TF.js pins.
+    type Info = { info?: { vendor: string; architecture: string; description: string } };
+    const { info } = ((await navigator.gpu.requestAdapter()) ?? {}) as Info;
+    const adapter = info ? `${info.vendor} ${info.architecture} ${info.description}`.trim() : 'unknown';
+    log(`ready: ${trainImages} training images on the GPU (${adapter})`);
+    return { adapter, tfBackend: tf.getBackend(), trainImages };
+  },
+};
