@@ -46,11 +46,13 @@ try {
     console.log(`  ${name.padEnd(7)} first step (build + compile): ${fmt(first[name]!)}`);
   }
   const perStep: Record<string, number[]> = { actlab: [], tfjs: [] };
+  const hostPerStep: Record<string, number[]> = { actlab: [], tfjs: [] };
   for (let r = 0; r < rounds; r++) {
     // Alternate which goes first, so neither always runs on a warmer (or hotter) machine.
     for (const name of r % 2 ? [...names].reverse() : names) {
-      const ms = await page.evaluate(([n, k]) => window.bench.contenders[n].run(k), [name, steps] as const);
+      const { ms, hostMs } = await page.evaluate(([n, k]) => window.bench.contenders[n].run(k), [name, steps] as const);
       perStep[name]!.push(ms / steps);
+      hostPerStep[name]!.push(hostMs / steps);
     }
     console.log(`  round ${r + 1}: actlab ${fmt(perStep.actlab!.at(-1)!)}/step, tfjs ${fmt(perStep.tfjs!.at(-1)!)}/step`);
   }
@@ -62,6 +64,7 @@ try {
   console.log('|---|---|---|');
   console.log(`| ms/step (median of ${rounds}) | ${median(perStep.actlab!).toFixed(1)} | ${median(perStep.tfjs!).toFixed(1)} |`);
   console.log(`| ms/step min-max | ${Math.min(...perStep.actlab!).toFixed(1)}-${Math.max(...perStep.actlab!).toFixed(1)} | ${Math.min(...perStep.tfjs!).toFixed(1)}-${Math.max(...perStep.tfjs!).toFixed(1)} |`);
+  console.log(`| of which the page's thread (median) | ${median(hostPerStep.actlab!).toFixed(1)} | ${median(hostPerStep.tfjs!).toFixed(1)} |`);
   console.log(`| first step (build + compile) | ${fmt(first.actlab!)} | ${fmt(first.tfjs!)} |`);
   console.log(`| loss after the last step | ${losses[0]!.toFixed(4)} | ${losses[1]!.toFixed(4)} |`);
   console.log('');

@@ -28,6 +28,12 @@ fn key_from(k: &[u32]) -> Result<prng::Key, JsError> {
     }
 }
 
+/// Runs when the module is instantiated: static constructors once (see `device`).
+#[wasm_bindgen(start)]
+fn start() {
+    crate::device::run_constructors_once();
+}
+
 /// `jax.random.key(seed)`: the raw key data as a `Uint32Array` of length 2.
 #[wasm_bindgen]
 pub fn key(seed: f64) -> Result<Vec<u32>, JsError> {

@@ -18,7 +18,11 @@ pub fn cpu() -> Device {
 /// adapter for the whole process: a second call returns a handle to that same device.
 pub async fn gpu() -> Result<Device, Error> {
     #[cfg(target_arch = "wasm32")]
+    run_constructors_once();
+    #[cfg(target_arch = "wasm32")]
     log_to_console();
+    #[cfg(target_arch = "wasm32")]
+    cheap_autotune_on_software_adapter().await;
     #[cfg(target_arch = "wasm32")]
     let restore = request_subgroups();
     let created = Device::wgpu_options().init_async().await;
@@ -31,6 +35,26 @@ pub async fn gpu() -> Result<Device, Error> {
     }
 }
 
+#[cfg(target_arch = "wasm32")]
+unsafe extern "C" {
+    /// Synthesised by wasm-ld: runs every static constructor (CubeCL registers its IR dialects
+    /// with `inventory`, which uses them).
+    fn __wasm_call_ctors();
+}
+
+/// Runs the static constructors, once per instance (the bindings' start function calls this
+/// at instantiation; `gpu()` too, for hosts that skip start functions). Calling
+/// `__wasm_call_ctors` from our code also tells wasm-ld the module is not "command-style";
+/// otherwise it re-runs every constructor at the start of every exported function, which was
+/// 95% of the page's own time per train step (about 200 ms of re-registration per call).
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn run_constructors_once() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    // SAFETY: wasm-ld's constructor function takes no arguments; `Once` guarantees a single
+    // call, as constructors expect.
+    ONCE.call_once(|| unsafe { __wasm_call_ctors() });
+}
+
 /// Routes the `log` crate to the browser console at warning level. On wasm, CubeCL can only
 /// report a WGSL module the browser refuses (with its source) through `log`; without a logger
 /// such failures are silent. Idempotent: the first call installs the logger.
@@ -38,6 +62,48 @@ pub async fn gpu() -> Result<Device, Error> {
 fn log_to_console() {
     // Err only means a logger is already installed, which is what we want.
     let _ = console_log::init_with_level(log::Level::Warn);
+}
+
+/// On a software adapter (SwiftShader, lavapipe, llvmpipe) every candidate kernel autotune tries
+/// compiles for seconds and runs for hundreds of ms, so the first step took minutes (211 s for
+/// the tutorial MLP in Chromium). There, tune coarser shape buckets and time each candidate
+/// once or twice instead of 3 to 10 times; real GPUs keep CubeCL's defaults. Must run before
+/// CubeCL first reads its configuration; if it already has, the defaults stay (no error).
+#[cfg(target_arch = "wasm32")]
+async fn cheap_autotune_on_software_adapter() {
+    use cubecl_runtime::config::{CubeClRuntimeConfig, RuntimeConfig, autotune::AutotuneLevel};
+    let software = wasm_bindgen_futures::JsFuture::from(is_software_adapter())
+        .await
+        .map(|v| v.is_truthy())
+        .unwrap_or(false);
+    if software {
+        let mut config = CubeClRuntimeConfig::default();
+        config.autotune.level = AutotuneLevel::Minimal;
+        config.autotune.bench.min_samples = 1;
+        config.autotune.bench.max_samples = 2;
+        config.autotune.bench.short_circuit_samples = 1;
+        if !CubeClRuntimeConfig::try_set(config) {
+            log::warn!(
+                "actlab: CubeCL's configuration was already read; autotune keeps its defaults"
+            );
+        }
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen::prelude::wasm_bindgen(inline_js = r#"
+export async function isSoftwareAdapter() {
+  const adapter = globalThis.navigator && navigator.gpu && await navigator.gpu.requestAdapter();
+  if (!adapter) return false;
+  const info = adapter.info || {};
+  return !!info.isFallbackAdapter
+    || /swiftshader|lavapipe|llvmpipe|software/i.test(`${info.vendor} ${info.architecture} ${info.description}`);
+}
+"#)]
+extern "C" {
+    /// Whether the browser's default WebGPU adapter is a CPU implementation.
+    #[wasm_bindgen(js_name = isSoftwareAdapter)]
+    fn is_software_adapter() -> js_sys::Promise;
 }
 
 // CubeCL's matmul kernels read subgroup builtins, and in the browser its WGSL then says
