@@ -4,9 +4,10 @@
 //! Modules, from the bottom up: [`prng`] (JAX's threefry, bit for bit), [`init`] (Flax's
 //! initializers and key derivation), [`mlp`] (params as data, pure `apply`), [`optim`] (optax's
 //! SGD-momentum and Adam), [`train`] (`TrainState`, `train_step`, `eval_step`), [`data`]
-//! (FashionMNIST IDX files), [`device`] (creating a GPU or CPU device) and, on wasm only,
+//! (FashionMNIST IDX files), [`analysis`] (the tutorial's analyses), [`device`] (creating a GPU or CPU device) and, on wasm only,
 //! `bindings` (the JavaScript API). See ARCHITECTURE.md.
 
+pub mod analysis;
 pub mod data;
 pub mod device;
 pub mod init;

@@ -4,6 +4,9 @@
 
 mod common;
 
+use actlab::analysis::{
+    activation_curve, dead_fraction, hidden_activations, kernel_gradient_magnitudes, unit_max_abs,
+};
 use actlab::device;
 use actlab::init::{BiasInit, KernelInit};
 use actlab::mlp::{Activation, HostDense, MlpConfig, Params, apply};
@@ -405,4 +408,139 @@ fn metrics_read_together_equal_metrics_read_one_by_one() {
     assert_eq!(block_on(read_metrics(pending)).unwrap(), one_by_one);
     assert_ne!(one_by_one[0].loss, one_by_one[2].loss);
     assert!(block_on(read_metrics(Vec::new())).unwrap().is_empty());
+}
+
+fn read(t: Tensor<1>) -> Vec<f32> {
+    block_on(actlab::mlp::read_f32(t)).unwrap()
+}
+
+#[test]
+fn activation_curve_matches_the_function_and_its_finite_difference() {
+    let dev = device::cpu();
+    // [-5, 5] in steps of 0.25, avoiding 0 where ReLU-like derivatives jump.
+    let xs: Vec<f32> = (0..41).map(|i| -5.0 + 0.25 * i as f32 + 0.01).collect();
+    for a in Activation::ALL {
+        let t = Tensor::<1>::from_data(TensorData::new(xs.clone(), [xs.len()]), &dev);
+        let (y, dy) = activation_curve(a, t);
+        let (y, dy) = (read(y), read(dy));
+        for (i, &x) in xs.iter().enumerate() {
+            let x = x as f64;
+            let h = 1e-6;
+            let fd = (act_f64(a, x + h) - act_f64(a, x - h)) / (2.0 * h);
+            assert!((y[i] as f64 - act_f64(a, x)).abs() < 1e-5, "{a:?} f({x})");
+            assert!(
+                (dy[i] as f64 - fd).abs() < 1e-4,
+                "{a:?} f'({x}): autodiff {} vs finite difference {fd}",
+                dy[i]
+            );
+        }
+    }
+}
+
+#[test]
+fn gradient_flow_is_the_magnitude_of_the_finite_difference_gradient() {
+    let dev = device::cpu();
+    let config = MlpConfig {
+        input: 6,
+        hidden: vec![5, 4],
+        output: 3,
+    };
+    let (x, y, batch) = toy_batch(3, 8, 6, 3, &dev);
+    for a in [Activation::Sigmoid, Activation::Relu] {
+        let params = Params::init(
+            key(1),
+            &config,
+            KernelInit::TorchDefault,
+            BiasInit::FanInUniform,
+            &dev,
+        )
+        .unwrap();
+        let host = block_on(params.to_host()).unwrap();
+        let flow = kernel_gradient_magnitudes(&params, &batch, a);
+        assert_eq!(flow.len(), 3);
+        for (li, g) in flow.into_iter().enumerate() {
+            let g = read(g);
+            assert_eq!(g.len(), host[li].kernel.len());
+            for (i, &an) in g.iter().enumerate() {
+                let nudge = |d: f32| {
+                    let mut p = host.clone();
+                    p[li].kernel[i] += d;
+                    reference_loss(&p, &x, &y, a)
+                };
+                let fd = ((nudge(1e-3) - nudge(-1e-3)) / 2e-3).abs();
+                assert!(
+                    (an as f64 - fd).abs() <= 1e-2 * fd + 1e-5,
+                    "{a:?} layer {li} [{i}]: {an} vs |finite difference| {fd}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn hidden_activations_and_dead_units_match_a_plain_loop() {
+    let dev = device::cpu();
+    let config = MlpConfig {
+        input: 4,
+        hidden: vec![6, 5],
+        output: 2,
+    };
+    let (x, _, batch) = toy_batch(9, 10, 4, 2, &dev);
+    let params = Params::init(
+        key(2),
+        &config,
+        KernelInit::TorchDefault,
+        BiasInit::FanInUniform,
+        &dev,
+    )
+    .unwrap();
+    // Kill unit 3 of the first hidden layer: a bias of -100 keeps its ReLU at 0 on this data.
+    let mut host = block_on(params.to_host()).unwrap();
+    host[0].bias[3] = -100.0;
+    let params = Params::from_host(&host, &dev);
+    let acts = hidden_activations(&params, batch.images.clone(), Activation::Relu);
+    // The plain loop: layer by layer, row by row.
+    let mut h: Vec<Vec<f64>> = x
+        .chunks(4)
+        .map(|r| r.iter().map(|&v| v as f64).collect())
+        .collect();
+    for (li, layer) in host[..2].iter().enumerate() {
+        let [din, dout] = layer.kernel_shape;
+        h = h
+            .iter()
+            .map(|row| {
+                (0..dout)
+                    .map(|j| {
+                        let z = layer.bias[j] as f64
+                            + (0..din)
+                                .map(|i| row[i] * layer.kernel[i * dout + j] as f64)
+                                .sum::<f64>();
+                        z.max(0.0)
+                    })
+                    .collect()
+            })
+            .collect();
+        let got = block_on(actlab::mlp::read_f32(acts[li].clone())).unwrap();
+        let want: Vec<f64> = h.iter().flatten().copied().collect();
+        assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(&want) {
+            assert!((*g as f64 - w).abs() < 1e-5, "layer {li}: {g} vs {w}");
+        }
+        let dead = (0..dout).filter(|&j| h.iter().all(|r| r[j] == 0.0)).count();
+        let fraction = read(
+            dead_fraction(&unit_max_abs(
+                &params,
+                batch.images.clone(),
+                Activation::Relu,
+            ))[li]
+                .clone(),
+        )[0];
+        assert!(
+            (fraction as f64 - dead as f64 / dout as f64).abs() < 1e-6,
+            "layer {li}: {fraction} vs {dead}/{dout}"
+        );
+        if li == 0 {
+            assert!(dead >= 1, "the unit with bias -100 must be dead");
+        }
+    }
 }

@@ -1,0 +1,70 @@
+//! The tutorial's analyses as pure functions of params and data, on the device (the numbers
+//! behind the activation/gradient plots, gradient flow, activation histograms and dead
+//! neurons). Results stay on the device; read them with `mlp::read_f32`.
+
+use burn::tensor::Tensor;
+
+use crate::mlp::{Activation, Params};
+use crate::train::{Batch, loss_and_grads};
+
+/// `f(x)` and `f'(x)` at every `x`; the derivative comes from autodiff, not a formula.
+pub fn activation_curve(activation: Activation, xs: Tensor<1>) -> (Tensor<1>, Tensor<1>) {
+    let x = xs.autodiff().require_grad();
+    let y = activation.apply(x.clone());
+    // Each y_i depends only on x_i, so the gradient of the sum is the elementwise derivative.
+    let grads = y.clone().sum().backward();
+    let dy = x
+        .grad(&grads)
+        .unwrap_or_else(|| x.clone().without_autodiff().zeros_like());
+    (y.without_autodiff(), dy)
+}
+
+/// Gradient flow: `|dLoss/dKernel|` of every layer, flattened, for one batch (the tutorial
+/// plots their distribution per layer; vanishing gradients show as tiny first layers).
+pub fn kernel_gradient_magnitudes(
+    params: &Params,
+    batch: &Batch,
+    activation: Activation,
+) -> Vec<Tensor<1>> {
+    let (_, grads, _) = loss_and_grads(params, batch, activation);
+    grads
+        .layers
+        .into_iter()
+        .map(|l| {
+            let [i, o] = l.kernel.dims();
+            l.kernel.abs().reshape([i * o])
+        })
+        .collect()
+}
+
+/// Every hidden layer's output (after the activation) for the rows of `x`: `[n, width]` each.
+pub fn hidden_activations(params: &Params, x: Tensor<2>, activation: Activation) -> Vec<Tensor<2>> {
+    let hidden = params.layers.len().saturating_sub(1);
+    let mut out = Vec::with_capacity(hidden);
+    let mut h = x;
+    for l in &params.layers[..hidden] {
+        h = activation.apply(h.matmul(l.kernel.clone()) + l.bias.clone().unsqueeze_dim::<2>(0));
+        out.push(h.clone());
+    }
+    out
+}
+
+/// Per hidden unit, the largest `|output|` over the rows of `x`: a unit is dead on a data set
+/// when this is 0 on every batch of it (combine batches with `Tensor::max_pair`).
+pub fn unit_max_abs(params: &Params, x: Tensor<2>, activation: Activation) -> Vec<Tensor<1>> {
+    hidden_activations(params, x, activation)
+        .into_iter()
+        .map(|h| {
+            let [_, w] = h.dims();
+            h.abs().max_dim(0).reshape([w])
+        })
+        .collect()
+}
+
+/// The fraction of units whose largest `|output|` is exactly 0 (dead neurons), per layer.
+pub fn dead_fraction(unit_max: &[Tensor<1>]) -> Vec<Tensor<1>> {
+    unit_max
+        .iter()
+        .map(|m| m.clone().equal_elem(0.0).float().mean())
+        .collect()
+}
