@@ -60,13 +60,14 @@ fn act_f64(a: Activation, z: f64) -> f64 {
     }
 }
 
-/// An independent float64 forward pass and loss with plain loops.
-fn reference_loss(layers: &[HostDense], x: &[f32], y: &[i32], a: Activation) -> f64 {
-    let n = y.len();
+/// Every layer's output (activated, except the logits) by an independent float64 forward pass
+/// with plain loops.
+fn reference_layers(layers: &[HostDense], x: &[f32], a: Activation) -> Vec<Vec<Vec<f64>>> {
     let mut h: Vec<Vec<f64>> = x
         .chunks(layers[0].kernel_shape[0])
         .map(|r| r.iter().map(|&v| v as f64).collect())
         .collect();
+    let mut out = Vec::new();
     for (li, l) in layers.iter().enumerate() {
         let [din, dout] = l.kernel_shape;
         h = h
@@ -87,7 +88,17 @@ fn reference_loss(layers: &[HostDense], x: &[f32], y: &[i32], a: Activation) -> 
                     .collect()
             })
             .collect();
+        out.push(h.clone());
     }
+    out
+}
+
+/// The float64 reference loss (softmax cross-entropy of the reference logits).
+fn reference_loss(layers: &[HostDense], x: &[f32], y: &[i32], a: Activation) -> f64 {
+    let n = y.len();
+    let h = reference_layers(layers, x, a)
+        .pop()
+        .expect("at least one layer");
     h.iter()
         .zip(y)
         .map(|(logits, &c)| {
@@ -499,27 +510,9 @@ fn hidden_activations_and_dead_units_match_a_plain_loop() {
     host[0].bias[3] = -100.0;
     let params = Params::from_host(&host, &dev);
     let acts = hidden_activations(&params, batch.images.clone(), Activation::Relu);
-    // The plain loop: layer by layer, row by row.
-    let mut h: Vec<Vec<f64>> = x
-        .chunks(4)
-        .map(|r| r.iter().map(|&v| v as f64).collect())
-        .collect();
-    for (li, layer) in host[..2].iter().enumerate() {
-        let [din, dout] = layer.kernel_shape;
-        h = h
-            .iter()
-            .map(|row| {
-                (0..dout)
-                    .map(|j| {
-                        let z = layer.bias[j] as f64
-                            + (0..din)
-                                .map(|i| row[i] * layer.kernel[i * dout + j] as f64)
-                                .sum::<f64>();
-                        z.max(0.0)
-                    })
-                    .collect()
-            })
-            .collect();
+    let reference = reference_layers(&host, &x, Activation::Relu);
+    for li in 0..2 {
+        let (h, dout) = (&reference[li], host[li].kernel_shape[1]);
         let got = block_on(actlab::mlp::read_f32(acts[li].clone())).unwrap();
         let want: Vec<f64> = h.iter().flatten().copied().collect();
         assert_eq!(got.len(), want.len());
