@@ -28,26 +28,37 @@ export interface Contender {
   loss(): Promise<number>;
 }
 
-async function timeRun(steps: (n: number) => void, finish: () => Promise<void>, n: number): Promise<RunTime> {
-  const t0 = performance.now();
-  steps(n);
-  const hostMs = performance.now() - t0;
-  await finish();
-  return { ms: performance.now() - t0, hostMs };
-}
-
 const log = (s: string): void => {
   document.querySelector('#log')!.textContent += s + '\n';
 };
 
-async function timed(f: () => Promise<unknown>): Promise<number> {
-  const t0 = performance.now();
-  await f();
-  return performance.now() - t0;
+/** A contender from its parts: `prepare()` builds the model (timed as part of the first step),
+ * `steps(n)` issues n train steps without waiting, `finish()` waits for the GPU by reading the
+ * last step's loss. */
+function contender(prepare: () => void, steps: (n: number) => void, finish: () => Promise<number>): Contender {
+  let lastLoss = NaN;
+  const run = async (n: number): Promise<RunTime> => {
+    const t0 = performance.now();
+    steps(n);
+    const hostMs = performance.now() - t0;
+    lastLoss = await finish();
+    return { ms: performance.now() - t0, hostMs };
+  };
+  return {
+    warm: async () => {
+      const t0 = performance.now();
+      prepare();
+      await run(1);
+      return performance.now() - t0;
+    },
+    run,
+    loss: () => Promise.resolve(lastLoss),
+  };
 }
 
 function actlab(gpu: Gpu, train: GpuSplit): Contender {
-  const [initKey, orderKey] = [split(key(0), 2).slice(0, 2), split(key(0), 2).slice(2)];
+  const keys = split(key(0), 2);
+  const [initKey, orderKey] = [keys.slice(0, 2), keys.slice(2)];
   let state: TrainState | undefined;
   let epoch: Epoch = train.epoch(orderKey, BATCH);
   let cursor = 0;
@@ -68,20 +79,15 @@ function actlab(gpu: Gpu, train: GpuSplit): Contender {
       last = out.metrics;
     }
   };
-  let lastLoss = NaN;
-  const finish = async (): Promise<void> => {
-    lastLoss = (await last!.read()).loss;
+  const prepare = (): void => {
+    state = init(gpu, initKey, { activation: 'relu' }); // the defaults: the tutorial's MLP, PyTorch's init, SGD
+  };
+  const finish = async (): Promise<number> => {
+    const { loss } = await last!.read();
     last = undefined;
+    return loss;
   };
-  return {
-    warm: () => timed(async () => {
-      state = init(gpu, initKey, { activation: 'relu' }); // the defaults: the tutorial's MLP, PyTorch's init, SGD
-      steps(1);
-      await finish();
-    }),
-    run: (n) => timeRun(steps, finish, n),
-    loss: () => Promise.resolve(lastLoss),
-  };
+  return contender(prepare, steps, finish);
 }
 
 function tensorflow(images: Uint8Array, labels: Uint8Array): Contender {
@@ -98,15 +104,15 @@ function tensorflow(images: Uint8Array, labels: Uint8Array): Contender {
     };
   });
   const optimizer = tf.train.momentum(0.01, 0.9);
-  const orders: Int32Array[] = [];
+  let order: Uint32Array = new Uint32Array(0);
   let cursor = 0;
   let last: tf.Scalar | undefined;
   let accuracy: tf.Scalar | undefined;
   const batchIndices = (): tf.Tensor1D => {
     const perEpoch = Math.floor(n / BATCH);
-    if (cursor % perEpoch === 0) orders.splice(0, 1, tf.util.createShuffledIndices(n) as unknown as Int32Array);
+    if (cursor % perEpoch === 0) order = tf.util.createShuffledIndices(n);
     const at = (cursor++ % perEpoch) * BATCH;
-    return tf.tensor1d(Array.from(orders[0]!.subarray(at, at + BATCH)), 'int32');
+    return tf.tensor1d(Int32Array.from(order.subarray(at, at + BATCH)), 'int32');
   };
   const steps = (count: number): void => {
     for (let i = 0; i < count; i++) {
@@ -128,19 +134,11 @@ function tensorflow(images: Uint8Array, labels: Uint8Array): Contender {
       idx.dispose();
     }
   };
-  let lastLoss = NaN;
-  const finish = async (): Promise<void> => {
-    lastLoss = (await last!.data())[0]!;
+  const finish = async (): Promise<number> => {
     await accuracy!.data();
+    return (await last!.data())[0]!;
   };
-  return {
-    warm: () => timed(async () => {
-      steps(1);
-      await finish();
-    }),
-    run: (k) => timeRun(steps, finish, k),
-    loss: () => Promise.resolve(lastLoss),
-  };
+  return contender(() => {}, steps, finish);
 }
 
 export interface BenchSetup {

@@ -159,23 +159,31 @@ async function showSamples(models: Map<string, TrainState>, gpu: Gpu, data: Fash
 
 // ---- training -------------------------------------------------------------------------------
 
-interface Session { gpu: Gpu; data: FashionData; models: Map<string, TrainState>; stop: boolean }
+/** The data of one size (`limit` images per split) with its splits on the GPU: uploaded once,
+ * kept for later runs of the same size. */
+interface OnGpu { limit: number; data: FashionData; splits: Record<'train' | 'val' | 'test', GpuSplit> }
+
+interface Session { gpu: Gpu; data: FashionData; models: Map<string, TrainState>; stop: boolean; onGpu?: OnGpu }
+
+function onGpu(s: Session, wanted: number): OnGpu {
+  const limit = Math.min(wanted, s.data.len('train'));
+  if (s.onGpu?.limit === limit) return s.onGpu;
+  if (s.onGpu) {
+    Object.values(s.onGpu.splits).forEach((split) => split.free());
+    if (s.onGpu.data !== s.data) s.onGpu.data.free();
+  }
+  const data = limit < s.data.len('train') ? s.data.truncate(limit) : s.data;
+  const splits = { train: data.upload(s.gpu, 'train'), val: data.upload(s.gpu, 'val'), test: data.upload(s.gpu, 'test') };
+  s.onGpu = { limit, data, splits };
+  return s.onGpu;
+}
 
 async function train(cfg: RunConfig, s: Session): Promise<void> {
   // Return to the event loop first: the click that started us completes, and the status is
   // painted before the first step compiles its GPU kernels (which holds the main thread).
   await yieldToBrowser();
-  const data = cfg.limit < s.data.len('train') ? s.data.truncate(cfg.limit) : s.data;
-  // The images go to the GPU once per run; every batch is gathered and normalised there.
-  const onGpu = { train: data.upload(s.gpu, 'train'), val: data.upload(s.gpu, 'val'), test: data.upload(s.gpu, 'test') };
-  try {
-    await trainOn(cfg, s, data, onGpu);
-  } finally {
-    Object.values(onGpu).forEach((split) => split.free());
-  }
-}
-
-async function trainOn(cfg: RunConfig, s: Session, data: FashionData, onGpu: Record<'train' | 'val' | 'test', GpuSplit>): Promise<void> {
+  // The images are on the GPU; every batch is gathered and normalised there.
+  const { data, splits } = onGpu(s, cfg.limit);
   // One root key: every activation starts from the same key-derived params and sees the same
   // batch order, so the curves differ only by the activation.
   const keys = split(key(cfg.seed), 2);
@@ -213,7 +221,7 @@ async function trainOn(cfg: RunConfig, s: Session, data: FashionData, onGpu: Rec
           + `${stepsPerSec.toFixed(2)} steps/s, about ${formatDuration(etaSec)} left`, { progress: done / totalSteps });
         redraw(runs, cfg.patience);
       };
-      const order = onGpu.train.epoch(foldIn(orderKey, epoch), cfg.batchSize);
+      const order = splits.train.epoch(foldIn(orderKey, epoch), cfg.batchSize);
       for (let i = 0; i < order.batches; i++) {
         if (s.stop) break;
         if (firstStep) {
@@ -238,7 +246,7 @@ async function trainOn(cfg: RunConfig, s: Session, data: FashionData, onGpu: Rec
       if (s.stop && rec.losses.length < epoch * stepsPerEpoch) break; // keep a partial epoch's curve, skip its evaluation
       rec.msPerEpoch.push(performance.now() - epochStart);
       say(`${activation}: evaluating epoch ${epoch} on the validation set…`);
-      rec.valAccuracy.push(await accuracy(state, onGpu.val));
+      rec.valAccuracy.push(await accuracy(state, splits.val));
       const es = earlyStopping(rec.valAccuracy, cfg.patience);
       if (es.best === rec.valAccuracy.length - 1 && best !== state) {
         best.free();
@@ -259,7 +267,7 @@ async function trainOn(cfg: RunConfig, s: Session, data: FashionData, onGpu: Rec
     }
     if (rec.losses.length > 0) {
       say(`${activation}: evaluating the best epoch on the test set…`);
-      rec.testAccuracy = await accuracy(best, onGpu.test);
+      rec.testAccuracy = await accuracy(best, splits.test);
       s.models.set(activation, best);
       sampleSelect.append(new Option(activation, activation));
       sampleSelect.disabled = false;

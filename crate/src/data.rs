@@ -225,7 +225,6 @@ pub struct DeviceDataset {
     table: Tensor<1>,
     /// `[1, 1, 4]`: the shifts that unpack a word's four bytes.
     shifts: Tensor<3, Int>,
-    len: usize,
 }
 
 const WORDS: usize = SIDE * SIDE / 4;
@@ -246,25 +245,22 @@ impl DeviceDataset {
             labels: Tensor::from_data(TensorData::new(labels, [len]), device),
             table: Tensor::from_data(TensorData::new(table, [256]), device),
             shifts: Tensor::from_data(TensorData::new(vec![0i32, 8, 16, 24], [1, 1, 4]), device),
-            len,
         }
     }
 
     pub fn len(&self) -> usize {
-        self.len
+        self.labels.dims()[0]
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
     /// Indices (host values) as a device tensor, checked against the length.
     pub fn indices(&self, indices: &[u32]) -> Result<Tensor<1, Int>, DataError> {
-        if let Some(&index) = indices.iter().find(|&&i| i as usize >= self.len) {
-            return Err(DataError::IndexOutOfRange {
-                index,
-                len: self.len,
-            });
+        let len = self.len();
+        if let Some(&index) = indices.iter().find(|&&i| i as usize >= len) {
+            return Err(DataError::IndexOutOfRange { index, len });
         }
         let v: Vec<i32> = indices.iter().map(|&i| i as i32).collect();
         Ok(Tensor::from_data(
@@ -295,19 +291,16 @@ impl DeviceDataset {
 
     /// Examples `start..start + n` (evaluation batches), normalised on the device.
     pub fn range(&self, start: usize, n: usize) -> Result<crate::train::Batch, DataError> {
-        let end = start.checked_add(n).filter(|&e| e <= self.len && n > 0);
-        let end = end.ok_or(DataError::RangeOutOfBounds {
-            start,
-            n,
-            len: self.len,
-        })?;
+        let len = self.len();
+        let end = start.checked_add(n).filter(|&e| e <= len && n > 0);
+        let end = end.ok_or(DataError::RangeOutOfBounds { start, n, len })?;
         let idx = Tensor::<1, Int>::arange(start as i64..end as i64, &self.packed.device());
         Ok(self.gather(idx))
     }
 
     /// One epoch's batch order drawn from `key` (as [`epoch_batches`]), uploaded once.
     pub fn epoch_order(&self, key: Key, batch_size: usize) -> EpochOrder {
-        let order: Vec<i32> = epoch_batches(key, self.len, batch_size)
+        let order: Vec<i32> = epoch_batches(key, self.len(), batch_size)
             .concat()
             .into_iter()
             .map(|i| i as i32)
@@ -316,7 +309,6 @@ impl DeviceDataset {
         EpochOrder {
             order: Tensor::from_data(TensorData::new(order, [total]), &self.packed.device()),
             batch_size: batch_size.max(1),
-            batches: total / batch_size.max(1),
         }
     }
 }
@@ -324,24 +316,22 @@ impl DeviceDataset {
 /// One epoch's permutation on the device, cut into equal batches: batch `i` is a slice of it.
 #[derive(Clone, Debug)]
 pub struct EpochOrder {
+    /// Whole batches only, so its length is a multiple of `batch_size`.
     order: Tensor<1, Int>,
     batch_size: usize,
-    batches: usize,
 }
 
 impl EpochOrder {
     /// Number of (full) batches in the epoch.
     pub fn batches(&self) -> usize {
-        self.batches
+        self.order.dims()[0] / self.batch_size
     }
 
     /// The indices of batch `i`, still on the device.
     pub fn batch_indices(&self, i: usize) -> Result<Tensor<1, Int>, DataError> {
-        if i >= self.batches {
-            return Err(DataError::BatchOutOfRange {
-                batch: i,
-                batches: self.batches,
-            });
+        let batches = self.batches();
+        if i >= batches {
+            return Err(DataError::BatchOutOfRange { batch: i, batches });
         }
         let b = self.batch_size;
         Ok(self.order.clone().slice(i * b..(i + 1) * b))

@@ -18,13 +18,7 @@ pub fn cpu() -> Device {
 /// adapter for the whole process: a second call returns a handle to that same device.
 pub async fn gpu() -> Result<Device, Error> {
     #[cfg(target_arch = "wasm32")]
-    run_constructors_once();
-    #[cfg(target_arch = "wasm32")]
-    log_to_console();
-    #[cfg(target_arch = "wasm32")]
-    cheap_autotune_on_software_adapter().await;
-    #[cfg(target_arch = "wasm32")]
-    let restore = request_subgroups();
+    let restore = prepare_browser().await;
     let created = Device::wgpu_options().init_async().await;
     #[cfg(target_arch = "wasm32")]
     let _ = restore.call0(&wasm_bindgen::JsValue::NULL);
@@ -33,6 +27,16 @@ pub async fn gpu() -> Result<Device, Error> {
         Err(WgpuInitError::Registration { .. }) => Ok(Device::wgpu(DeviceKind::DefaultDevice)),
         Err(e) => Err(Error::Device(format!("cannot initialise WebGPU/wgpu: {e}"))),
     }
+}
+
+/// Everything the browser needs before our device is created (see each function); returns
+/// the function that undoes the scoped `requestDevice` patch once the device exists.
+#[cfg(target_arch = "wasm32")]
+async fn prepare_browser() -> js_sys::Function {
+    run_constructors_once();
+    log_to_console();
+    cheap_autotune_on_software_adapter().await;
+    request_subgroups()
 }
 
 #[cfg(target_arch = "wasm32")]

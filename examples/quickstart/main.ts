@@ -4,7 +4,8 @@ import { load, Gpu, loadFashionMnist, key, split, init, trainStep, evalStep } fr
 await load();                                             // instantiate the wasm module
 const gpu = await Gpu.create();                           // ask the browser for a WebGPU device
 const data = (await loadFashionMnist('/data/fashion-mnist/')).truncate(4096);
-const [initKey, orderKey] = [split(key(42), 2).slice(0, 2), split(key(42), 2).slice(2)];
+const keys = split(key(42), 2);                           // one root key: init and batch order
+const [initKey, orderKey] = [keys.slice(0, 2), keys.slice(2)];
 let state = init(gpu, initKey, { activation: 'swish', mlp: { hidden: [64] } });
 const epoch = data.upload(gpu, 'train').epoch(orderKey, 64); // images to the GPU once; order from a key
 for (let i = 0; i < epoch.batches; i++) {                 // each batch is gathered on the GPU
