@@ -105,6 +105,83 @@ describe('the page', () => {
     await page.close();
   });
 
+  it('shows the analyses, and a checkpoint continues after a reload like an uninterrupted run', async () => {
+    const page = await browser.newPage({ viewport: { width: 1100, height: 1400 }, acceptDownloads: true });
+    logConsole(page, 'analyses');
+    const base = `${server.url}/?hidden=32,16&limit=512&batchSize=64&seed=11`;
+    await page.goto(`${base}&epochs=1&activations=sigmoid,relu`);
+    await waitForState(page, 'ready');
+
+    // The analyses view at initialisation: every chart has data for both activations.
+    await page.getByRole('button', { name: 'Analyse' }).click();
+    await waitForState(page, 'training', 30_000);
+    await waitForState(page, 'ready');
+    type Analyses = { charts: Record<string, Record<string, number>>; gradMeans: Record<string, number[]>; dead: Record<string, { init: number[]; trained: number[] | null }> };
+    const analyses = await page.evaluate(() => structuredClone(window.actlab.analyses)) as Analyses;
+    const both = (n: number) => ({ sigmoid: n, relu: n });
+    expect(analyses.charts).toEqual({
+      'fn-chart': both(201), 'dfn-chart': both(201), 'grad-mean-chart': both(3),
+      'grad-hist-1': both(40), 'grad-hist-2': both(40), 'grad-hist-3': both(40), 'act-hist-1': both(40), 'act-hist-2': both(40),
+    });
+    // Vanishing gradients: Sigmoid's first layer gets a smaller mean gradient than ReLU's.
+    console.log('mean |grad| per layer at init', JSON.stringify(analyses.gradMeans));
+    expect(analyses.gradMeans.sigmoid![0]).toBeLessThan(analyses.gradMeans.relu![0]!);
+    for (const a of ['sigmoid', 'relu']) {
+      expect(analyses.dead[a]!.init).toHaveLength(2);
+      analyses.dead[a]!.init.forEach((f) => expect(f >= 0 && f <= 1).toBe(true));
+      expect(analyses.dead[a]!.trained).toBeNull();
+    }
+    expect(analyses.dead.sigmoid!.init).toEqual([0, 0]); // sigmoid is never exactly 0
+    await expect.poll(() => page.locator('#analyses canvas').count()).toBe(8);
+    await page.screenshot({ path: `${ARTIFACTS}/analyses.png`, fullPage: true });
+
+    // Uninterrupted: two epochs of ReLU.
+    await page.goto(`${base}&epochs=2&activations=relu`);
+    await waitForState(page, 'ready');
+    const [uninterrupted] = await trainAndWait(page);
+    expect(uninterrupted!.losses).toHaveLength(16);
+
+    // One epoch, then save the checkpoint (the state after epoch 1) as a file.
+    await page.goto(`${base}&epochs=1&activations=relu`);
+    await waitForState(page, 'ready');
+    const [first] = await trainAndWait(page);
+    // Each page load compiles and autotunes its kernels anew and may pick others, whose sums
+    // round differently: equal to float32 rounding, not bit for bit (within a page they are).
+    first!.losses.forEach((l, i) => expect(l).toBeCloseTo(uninterrupted!.losses[i]!, 5));
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Save checkpoint' }).click()]);
+    expect(download.suggestedFilename()).toBe('actlab-relu-seed11-epoch1.actlab');
+    const file = join(mkdtempSync(join(tmpdir(), 'actlab-ckpt-')), download.suggestedFilename());
+    await download.saveAs(file);
+
+    // Reload (asking for 2 epochs): the finished runs are still listed; a broken file is refused
+    // with a clear message; the checkpoint continues with epoch 2 exactly as the uninterrupted run.
+    await page.goto(`${base}&epochs=2&activations=relu`);
+    await waitForState(page, 'ready');
+    expect(await page.locator('#saved-runs option').count()).toBe(2);
+    const bytes = readFileSync(file);
+    await page.setInputFiles('#load-checkpoint', { name: 'cut.actlab', mimeType: 'application/octet-stream', buffer: bytes.subarray(0, 1000) });
+    await waitForState(page, 'error', 60_000);
+    expect(await page.locator('#status').textContent()).toMatch(/truncated checkpoint: \d+ bytes expected, 1000 present/);
+    await page.setInputFiles('#load-checkpoint', file);
+    await waitForState(page, 'training', 30_000);
+    await waitForState(page, 'ready');
+    const [continued] = await page.evaluate(() => structuredClone(window.actlab.runs)) as Run[];
+    expect(continued!.losses).toHaveLength(16);
+    expect(continued!.losses.slice(0, 8)).toEqual(first!.losses);
+    continued!.losses.slice(8).forEach((l, i) => expect(l).toBeCloseTo(uninterrupted!.losses[8 + i]!, 5));
+    console.log('epoch 2 losses, continued vs uninterrupted', continued!.losses.slice(8), uninterrupted!.losses.slice(8));
+    expect(continued!.valAccuracy[1]).toBeCloseTo(uninterrupted!.valAccuracy[1]!, 5);
+
+    // A lost device is reported, and a new one trains.
+    await page.evaluate(() => window.actlab.loseDevice());
+    await expect.poll(() => page.locator('#status').textContent()).toContain('The GPU device was lost (destroyed');
+    await page.getByRole('button', { name: 'Start a new GPU device' }).click();
+    await expect.poll(() => page.locator('#status').textContent(), { timeout: 60_000 }).toContain('A new GPU device is ready');
+    const [again] = await trainAndWait(page);
+    expect(again!.losses).toHaveLength(16);
+    await page.close();
+  });
+
   it('fits a phone-width screen and passes an accessibility check', async () => {
     const page = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
     await page.goto(`${server.url}/?${SMALL}`);

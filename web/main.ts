@@ -1,24 +1,17 @@
 // The page: UI glue only. Numerics live in the wasm crate (through ./sdk), settings parsing and
 // chart shaping in ./app (unit-tested); this file wires them to the DOM and runs the loop.
 import {
-  ACTIVATIONS, Gpu, evalStep, foldIn, hasWebGpu, init, key, load, loadFashionMnist, predict, range, readMetrics, split,
-  trainStep, type Activation, type FashionData, type GpuSplit, type LoadProgress, type PendingMetrics, type TrainState,
+  ACTIVATIONS, Gpu, deviceLost, evalStep, exportFlax, foldIn, hasWebGpu, init, key, load, loadFashionMnist, predict, range,
+  readMetrics, restoreCheckpoint, saveCheckpoint, split, trainStep, type Activation, type DeviceLoss, type FashionData,
+  type GpuSplit, type Key, type LoadProgress, type PendingMetrics, type TrainState,
 } from './sdk/index.js';
 import { DEFAULT_RUN, formValuesOf, parseRunConfig, trainConfigOf, type FormValues, type RunConfig } from './app/config.js';
-import { COLOURS, LiveChart } from './app/charts.js';
+import { COLOURS, LiveChart, chartsPng } from './app/charts.js';
+import { runAnalyses, type AnalysisResult } from './app/analyses.js';
+import { idbRuns, parseProgress, type Progress, type RunRecord, type SavedRun } from './app/runs.js';
 import { earlyStopping, formatDuration, throughput } from './app/series.js';
 import { idbCache } from './app/cache.js';
 import { renderSamples } from './app/samples.js';
-
-/** What one activation's run produced; also what "Download results" saves. */
-interface RunRecord {
-  activation: Activation;
-  losses: number[];
-  valAccuracy: number[];
-  testAccuracy: number | null;
-  msPerEpoch: number[];
-  stoppedEarly: boolean;
-}
 
 /** Read by the end-to-end tests and handy in the console: the runs and what the charts hold. */
 interface Inspect {
@@ -26,6 +19,11 @@ interface Inspect {
   runs: RunRecord[];
   chartPoints: () => { loss: Record<string, number>; accuracy: Record<string, number> };
   state: 'loading' | 'ready' | 'training' | 'error';
+  analyses: AnalysisResult | null;
+  /** Set if the GPU device was lost. */
+  lost: DeviceLoss | null;
+  /** For tests: destroys the GPU device, as a driver reset would lose it. */
+  loseDevice: () => void;
 }
 declare global {
   interface Window { actlab: Inspect }
@@ -38,6 +36,13 @@ const form = $<HTMLFormElement>('controls');
 const trainBtn = $<HTMLButtonElement>('train');
 const stopBtn = $<HTMLButtonElement>('stop');
 const downloadBtn = $<HTMLButtonElement>('download');
+const analyseBtn = $<HTMLButtonElement>('analyse');
+const pngBtn = $<HTMLButtonElement>('download-png');
+const saveCkptBtn = $<HTMLButtonElement>('save-checkpoint');
+const flaxBtn = $<HTMLButtonElement>('export-flax');
+const loadCkptInput = $<HTMLInputElement>('load-checkpoint');
+const savedSelect = $<HTMLSelectElement>('saved-runs');
+const forgetBtn = $<HTMLButtonElement>('forget-runs');
 const sampleSelect = $<HTMLSelectElement>('sample-model');
 const lossChart = new LiveChart($('loss-chart'), 'loss', 'step', 0.9);
 const accChart = new LiveChart($('acc-chart'), 'accuracy', 'epoch');
@@ -51,6 +56,9 @@ const inspect: Inspect = {
   runs: [],
   chartPoints: () => ({ loss: lossChart.counts(), accuracy: accChart.counts() }),
   state: 'loading',
+  analyses: null,
+  lost: null,
+  loseDevice: () => { throw new Error('no GPU device yet'); },
 };
 window.actlab = inspect;
 
@@ -163,7 +171,20 @@ async function showSamples(models: Map<string, TrainState>, gpu: Gpu, data: Fash
  * kept for later runs of the same size. */
 interface OnGpu { limit: number; data: FashionData; splits: Record<'train' | 'val' | 'test', GpuSplit> }
 
-interface Session { gpu: Gpu; data: FashionData; models: Map<string, TrainState>; stop: boolean; onGpu?: OnGpu }
+interface Session {
+  gpu: Gpu;
+  data: FashionData;
+  /** Best model per activation (test accuracy, samples, Flax export, analyses). */
+  models: Map<string, TrainState>;
+  /** Checkpoint of each activation's last completed epoch ("Save checkpoint"). */
+  checkpoints: Map<string, { bytes: Uint8Array; progress: Progress }>;
+  stop: boolean;
+  onGpu?: OnGpu;
+  /** The run in progress or last shown (persisted when there is IndexedDB). */
+  run?: SavedRun;
+  /** Set when the GPU device is lost: nothing on it can be used again. */
+  lost?: DeviceLoss;
+}
 
 function onGpu(s: Session, wanted: number): OnGpu {
   const limit = Math.min(wanted, s.data.len('train'));
@@ -178,35 +199,60 @@ function onGpu(s: Session, wanted: number): OnGpu {
   return s.onGpu;
 }
 
-async function train(cfg: RunConfig, s: Session): Promise<void> {
+/** Where the keys of a run come from: one root key per seed. Every activation starts from the
+ * same key-derived params and sees the same batch order, so curves differ only by activation. */
+function runKeys(seed: number): { root: Key; init: Key; order: Key } {
+  const root = key(seed);
+  const keys = split(root, 2);
+  return { root, init: keys.slice(0, 2), order: keys.slice(2, 4) };
+}
+
+/** An activation picked up mid-way: from a checkpoint, after a reload or a lost device. */
+interface Continued {
+  activation: Activation; state: TrainState; best: TrainState; record: RunRecord; epochsDone: number;
+  /** The checkpoint of `best` when it is not `state`. */
+  bestBytes: Uint8Array | null;
+}
+
+async function train(cfg: RunConfig, s: Session, from?: { run: SavedRun; continued?: Continued }): Promise<void> {
   // Return to the event loop first: the click that started us completes, and the status is
   // painted before the first step compiles its GPU kernels (which holds the main thread).
   await yieldToBrowser();
   // The images are on the GPU; every batch is gathered and normalised there.
   const { data, splits } = onGpu(s, cfg.limit);
-  // One root key: every activation starts from the same key-derived params and sees the same
-  // batch order, so the curves differ only by the activation.
-  const keys = split(key(cfg.seed), 2);
-  const [initKey, orderKey] = [keys.slice(0, 2), keys.slice(2, 4)];
+  const gpu = s.gpu; // a lost device is replaced: this run then ends
+  const keys = runKeys(cfg.seed);
   const stepsPerEpoch = Math.floor(data.len('train') / cfg.batchSize);
-  const totalSteps = cfg.activations.length * cfg.epochs * stepsPerEpoch;
-  const runs: RunRecord[] = [];
+  const run: SavedRun = from?.run ?? { id: `${Date.now()}`, startedAt: Date.now(), config: cfg, runs: [], finished: false };
+  run.config = cfg;
+  run.finished = false;
+  s.run = run;
+  const runs = run.runs;
   inspect.runs = runs;
   inspect.config = cfg;
-  s.models.forEach((m) => m.free());
-  s.models.clear();
-  sampleSelect.replaceChildren();
-  sampleSelect.disabled = true;
+  if (!from) {
+    s.models.forEach((m) => m.free());
+    s.models.clear();
+    s.checkpoints.clear();
+    sampleSelect.replaceChildren();
+    sampleSelect.disabled = true;
+  }
+  const todo = cfg.activations.filter((a) => !runs.some((r) => r.activation === a && r.testAccuracy !== null));
+  const totalSteps = todo.length * cfg.epochs * stepsPerEpoch;
   let done = 0;
   const t0 = performance.now();
   let firstStep = true;
 
-  for (const activation of cfg.activations) {
-    const rec: RunRecord = { activation, losses: [], valAccuracy: [], testAccuracy: null, msPerEpoch: [], stoppedEarly: false };
-    runs.push(rec);
-    let state = init(s.gpu, initKey, trainConfigOf(cfg, activation));
-    let best = state;
-    for (let epoch = 1; epoch <= cfg.epochs && !s.stop; epoch++) {
+  for (const activation of todo) {
+    const cont = from?.continued?.activation === activation ? from.continued : undefined;
+    const rec: RunRecord = cont?.record ?? { activation, losses: [], valAccuracy: [], testAccuracy: null, msPerEpoch: [], stoppedEarly: false };
+    const at = runs.findIndex((r) => r.activation === activation);
+    if (at >= 0) runs[at] = rec;
+    else runs.push(rec);
+    let state = cont?.state ?? init(gpu, keys.init, trainConfigOf(cfg, activation));
+    let best = cont?.best ?? state;
+    let bestBytes = cont?.bestBytes ?? null;
+    for (let epoch = (cont?.epochsDone ?? 0) + 1; epoch <= cfg.epochs && !s.stop; epoch++) {
       const epochStart = performance.now();
       let pending: PendingMetrics[] = [];
       let lastRead = performance.now();
@@ -221,9 +267,9 @@ async function train(cfg: RunConfig, s: Session): Promise<void> {
           + `${stepsPerSec.toFixed(2)} steps/s, about ${formatDuration(etaSec)} left`, { progress: done / totalSteps });
         redraw(runs, cfg.patience);
       };
-      const order = splits.train.epoch(foldIn(orderKey, epoch), cfg.batchSize);
+      const order = splits.train.epoch(foldIn(keys.order, epoch), cfg.batchSize);
       for (let i = 0; i < order.batches; i++) {
-        if (s.stop) break;
+        if (s.stop || s.gpu !== gpu) break;
         if (firstStep) {
           say('Compiling the GPU kernels for the first step (this can take minutes on a software GPU)…', { progress: null });
           await new Promise((r) => setTimeout(r, 50)); // let the browser paint it
@@ -242,16 +288,24 @@ async function train(cfg: RunConfig, s: Session): Promise<void> {
         await yieldToBrowser();
       }
       order.free();
+      if (s.lost || s.gpu !== gpu) return; // nothing on a lost device can be read; the resume point stays
       await flush();
       if (s.stop && rec.losses.length < epoch * stepsPerEpoch) break; // keep a partial epoch's curve, skip its evaluation
       rec.msPerEpoch.push(performance.now() - epochStart);
       say(`${activation}: evaluating epoch ${epoch} on the validation set…`);
       rec.valAccuracy.push(await accuracy(state, splits.val));
       const es = earlyStopping(rec.valAccuracy, cfg.patience);
-      if (es.best === rec.valAccuracy.length - 1 && best !== state) {
-        best.free();
+      // The resume point: this epoch's state (and the best epoch's, when that is older).
+      const progress: Progress = { app: 'actlab', config: cfg, activation, epochsDone: epoch, record: rec };
+      const latest = await saveCheckpoint(state, keys.root, JSON.stringify(progress));
+      s.checkpoints.set(activation, { bytes: latest, progress });
+      if (es.best === rec.valAccuracy.length - 1) {
+        if (best !== state) best.free();
         best = state;
+        bestBytes = latest;
       }
+      await runStore?.saveResume(run.id, { latest, best: best === state ? null : bestBytes });
+      await persist(run);
       redraw(runs, cfg.patience);
       if (es.stop) {
         rec.stoppedEarly = true;
@@ -268,18 +322,104 @@ async function train(cfg: RunConfig, s: Session): Promise<void> {
     if (rec.losses.length > 0) {
       say(`${activation}: evaluating the best epoch on the test set…`);
       rec.testAccuracy = await accuracy(best, splits.test);
+      s.models.get(activation)?.free();
       s.models.set(activation, best);
-      sampleSelect.append(new Option(activation, activation));
+      if (![...sampleSelect.options].some((o) => o.value === activation)) sampleSelect.append(new Option(activation, activation));
       sampleSelect.disabled = false;
-      if (s.models.size === 1) await showSamples(s.models, s.gpu, data);
+      if (s.models.size === 1) await showSamples(s.models, gpu, data);
+      if (!s.stop) await persist(run);
     } else {
       best.free();
     }
     redraw(runs, cfg.patience);
     if (s.stop) break;
   }
+  run.finished = !s.stop;
+  await persist(run);
   const secs = (performance.now() - t0) / 1000;
   say(`${s.stop ? 'Stopped' : 'Done'} after ${formatDuration(secs)}: ${done} steps.`, { progress: s.stop ? undefined : 1 });
+}
+
+// ---- runs that survive ----------------------------------------------------------------------
+
+const runStore = idbRuns();
+
+async function persist(run: SavedRun): Promise<void> {
+  try {
+    await runStore?.save(structuredClone(run));
+  } catch (e) {
+    console.warn(`actlab: could not store the run in IndexedDB: ${errorText(e)}`);
+  }
+}
+
+/** Continues `run` from its resume point on `s.gpu` (after a reload or a lost device). */
+async function resumeRun(s: Session, run: SavedRun): Promise<void> {
+  const point = await runStore?.resumePoint(run.id);
+  if (!point) {
+    await train(run.config, s, { run });
+    return;
+  }
+  const latest = restoreCheckpoint(s.gpu, point.latest);
+  const progress = parseProgress(latest.meta);
+  const best = point.best ? restoreCheckpoint(s.gpu, point.best).state : latest.state;
+  await train(run.config, s, {
+    run,
+    continued: {
+      activation: progress.activation, state: latest.state, best, record: progress.record, epochsDone: progress.epochsDone, bestBytes: point.best,
+    },
+  });
+}
+
+/** Continues a checkpoint file saved by this page: its activation, to the form's epoch count. */
+async function continueCheckpoint(s: Session, bytes: Uint8Array, epochs: number): Promise<void> {
+  const restored = restoreCheckpoint(s.gpu, bytes);
+  let progress: Progress;
+  try {
+    progress = parseProgress(restored.meta);
+  } catch (e) {
+    restored.state.free();
+    throw e;
+  }
+  const cfg: RunConfig = { ...progress.config, activations: [progress.activation], epochs: Math.max(epochs, progress.epochsDone) };
+  const run: SavedRun = { id: `${Date.now()}`, startedAt: Date.now(), config: cfg, runs: [], finished: false };
+  await train(cfg, s, {
+    run,
+    continued: {
+      activation: progress.activation, state: restored.state, best: restored.state, record: progress.record, epochsDone: progress.epochsDone, bestBytes: null,
+    },
+  });
+}
+
+function download(content: Uint8Array | string | Blob, name: string, type: string): void {
+  const part = content instanceof Uint8Array ? new Uint8Array(content) : content;
+  const a = Object.assign(document.createElement('a'), { href: URL.createObjectURL(new Blob([part], { type })), download: name });
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+}
+
+async function showSavedRuns(select: HTMLSelectElement): Promise<SavedRun[]> {
+  const saved = (await runStore?.list().catch(() => [])) ?? [];
+  select.replaceChildren(...saved.map((r) => new Option(
+    `${new Date(r.startedAt).toLocaleString()} · seed ${r.config.seed} · ${r.runs.map((x) => x.activation).join(', ') || 'no results'}${r.finished ? '' : ' (unfinished)'}`, r.id)));
+  select.disabled = saved.length === 0;
+  return saved;
+}
+
+// ---- analyses -------------------------------------------------------------------------------
+
+async function analyse(s: Session, cfg: RunConfig): Promise<void> {
+  await yieldToBrowser();
+  const { splits } = onGpu(s, cfg.limit);
+  const batch = splits.train.range(0, Math.min(256, splits.train.len));
+  try {
+    inspect.analyses = await runAnalyses({
+      gpu: s.gpu, activations: cfg.activations, configOf: (a) => trainConfigOf(cfg, a), initKey: runKeys(cfg.seed).init,
+      batch, train: splits.train, trained: s.models, onProgress: (m) => say(m, { progress: null }),
+    }, $('analyses'), $<HTMLTableElement>('dead'));
+  } finally {
+    batch.free();
+  }
+  say(`Analyses done (${inspect.analyses.trainedModels ? 'trained models' : 'freshly initialised models: train first to compare'}).`, { progress: 1 });
 }
 
 // ---- start-up -------------------------------------------------------------------------------
@@ -294,6 +434,22 @@ function describeProgress(p: LoadProgress): [string, number | null] {
     case 'cached':
       return ['Reading FashionMNIST from this browser’s cache…', null];
   }
+}
+
+/** Shows `message` with one action button in the notice area (resume offers). */
+function offer(message: string, action: string, run: () => void): void {
+  const box = $('resume');
+  const text = document.createElement('p');
+  text.textContent = message;
+  const button = Object.assign(document.createElement('button'), { type: 'button', textContent: action });
+  const dismiss = Object.assign(document.createElement('button'), { type: 'button', textContent: 'Dismiss' });
+  button.addEventListener('click', () => { box.hidden = true; run(); });
+  dismiss.addEventListener('click', () => { box.hidden = true; });
+  const buttons = document.createElement('div');
+  buttons.className = 'buttons';
+  buttons.append(button, dismiss);
+  box.replaceChildren(text, buttons);
+  box.hidden = false;
 }
 
 async function main(): Promise<void> {
@@ -325,38 +481,138 @@ async function main(): Promise<void> {
   say(`Ready: ${data.len('train')} training, ${data.len('val')} validation and ${data.len('test')} test images. Press Train.`, { progress: 0 });
   inspect.state = 'ready';
 
-  const session: Session = { gpu, data, models: new Map(), stop: false };
-  trainBtn.disabled = false;
+  const s: Session = { gpu, data, models: new Map(), checkpoints: new Map(), stop: false };
+  const actionButtons = [trainBtn, analyseBtn, loadCkptInput];
+  const setIdle = (idle: boolean) => {
+    for (const b of actionButtons) b.disabled = !idle;
+    stopBtn.disabled = idle;
+    downloadBtn.disabled = !idle || inspect.runs.length === 0;
+    pngBtn.disabled = !idle || inspect.runs.length === 0 && !inspect.analyses;
+    saveCkptBtn.disabled = !idle || !s.checkpoints.has(sampleSelect.value);
+    flaxBtn.disabled = !idle || !s.models.has(sampleSelect.value);
+  };
+  /** Runs one long task (train, resume, analyse) with the buttons and state to match. */
+  const busy = (task: () => Promise<void>, what: string) => {
+    s.stop = false;
+    setIdle(false);
+    inspect.state = 'training';
+    task()
+      .then(() => { inspect.state = 'ready'; })
+      .catch((err: unknown) => {
+        if (s.lost) return; // the loss notice says what happened
+        say(`Error while ${what}: ${errorText(err)}`, { error: true });
+      })
+      .finally(() => {
+        setIdle(true);
+        void showSavedRuns(savedSelect);
+      });
+  };
+
+  // A lost device: say so, and offer to go on from the last completed epoch on a new one.
+  const watch = (g: Gpu) => {
+    inspect.loseDevice = () => g.destroy();
+    void deviceLost(g).then((info) => {
+      if (s.gpu !== g) return;
+      s.lost = info;
+      inspect.lost = info;
+      s.stop = true;
+      const where = s.run && !s.run.finished ? ' Training stopped; its last completed epoch is saved.' : '';
+      say(`The GPU device was lost (${info.reason ?? 'unknown reason'}${info.message ? `: ${info.message}` : ''}).${where}`, { error: true });
+      offer(`The GPU device was lost.${where}`, where ? 'Resume from the last completed epoch' : 'Start a new GPU device', () => {
+        busy(async () => {
+          say('Starting a new GPU device…', { progress: null });
+          s.gpu = await s.gpu.recreate();
+          // Everything on the old device is gone with it: drop (do not free) its objects.
+          s.onGpu = undefined;
+          s.models.clear();
+          s.lost = undefined;
+          inspect.lost = null;
+          inspect.state = 'training';
+          watch(s.gpu);
+          if (s.run && !s.run.finished) await resumeRun(s, s.run);
+          else say('A new GPU device is ready.', { progress: 0 });
+        }, 'resuming');
+      });
+    });
+  };
+  watch(gpu);
+
+  // Earlier runs from IndexedDB: show the newest; offer to resume it if it was interrupted.
+  const saved = await showSavedRuns(savedSelect);
+  const shown = (run: SavedRun) => {
+    s.run = run;
+    inspect.runs = run.runs;
+    inspect.config = run.config;
+    redraw(run.runs, run.config.patience);
+    setIdle(true);
+  };
+  if (saved[0]) {
+    const last = saved[0];
+    shown(last);
+    if (!last.finished) {
+      offer(`An unfinished run from ${new Date(last.startedAt).toLocaleString()} was saved `
+        + `(${last.runs.filter((r) => r.testAccuracy !== null).length} of ${last.config.activations.length} activations finished).`,
+      'Resume it', () => busy(() => resumeRun(s, last), 'resuming'));
+    }
+  }
+  setIdle(true);
+
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     const cfg = readForm();
     if (!cfg) return;
-    session.stop = false;
-    trainBtn.disabled = true;
-    stopBtn.disabled = false;
-    downloadBtn.disabled = true;
-    inspect.state = 'training';
-    train(cfg, session)
-      .then(() => { inspect.state = 'ready'; })
-      .catch((err: unknown) => say(`Error while training: ${errorText(err)}`, { error: true }))
-      .finally(() => {
-        trainBtn.disabled = false;
-        stopBtn.disabled = true;
-        downloadBtn.disabled = inspect.runs.length === 0;
-      });
+    $('resume').hidden = true;
+    busy(() => train(cfg, s), 'training');
   });
   stopBtn.addEventListener('click', () => {
-    session.stop = true;
+    s.stop = true;
     say('Stopping after this step…');
   });
+  analyseBtn.addEventListener('click', () => {
+    const cfg = readForm();
+    if (cfg) busy(() => analyse(s, cfg), 'analysing');
+  });
   sampleSelect.addEventListener('change', () => {
-    showSamples(session.models, gpu, data).catch((err: unknown) => say(`Error: ${errorText(err)}`, { error: true }));
+    setIdle(stopBtn.disabled); // the save/export buttons follow the selected model
+    showSamples(s.models, s.gpu, data).catch((err: unknown) => say(`Error: ${errorText(err)}`, { error: true }));
+  });
+  savedSelect.addEventListener('change', () => {
+    void runStore?.list().then((runs) => {
+      const run = runs.find((r) => r.id === savedSelect.value);
+      if (run) shown(run);
+    });
+  });
+  forgetBtn.addEventListener('click', () => {
+    void runStore?.clear().then(() => showSavedRuns(savedSelect));
   });
   downloadBtn.addEventListener('click', () => {
-    const blob = new Blob([JSON.stringify({ config: inspect.config, runs: inspect.runs }, null, 2)], { type: 'application/json' });
-    const a = Object.assign(document.createElement('a'), { href: URL.createObjectURL(blob), download: `actlab-seed${inspect.config?.seed}.json` });
-    a.click();
-    URL.revokeObjectURL(a.href);
+    download(JSON.stringify({ config: inspect.config, runs: inspect.runs }, null, 2), `actlab-seed${inspect.config?.seed}.json`, 'application/json');
+  });
+  pngBtn.addEventListener('click', () => {
+    chartsPng(document.querySelector('main')!)
+      .then((png) => download(png, `actlab-charts-seed${inspect.config?.seed}.png`, 'image/png'))
+      .catch((err: unknown) => say(`Error: ${errorText(err)}`, { error: true }));
+  });
+  saveCkptBtn.addEventListener('click', () => {
+    const saved = s.checkpoints.get(sampleSelect.value);
+    if (!saved) return;
+    const p = saved.progress;
+    download(saved.bytes, `actlab-${p.activation}-seed${p.config.seed}-epoch${p.epochsDone}.actlab`, 'application/octet-stream');
+  });
+  flaxBtn.addEventListener('click', () => {
+    const model = s.models.get(sampleSelect.value);
+    if (!model) return;
+    exportFlax(model)
+      .then((bytes) => download(bytes, `actlab-${sampleSelect.value}-params.msgpack`, 'application/octet-stream'))
+      .catch((err: unknown) => say(`Error: ${errorText(err)}`, { error: true }));
+  });
+  loadCkptInput.addEventListener('change', () => {
+    const file = loadCkptInput.files?.[0];
+    loadCkptInput.value = '';
+    if (!file) return;
+    const epochs = Number((form.elements.namedItem('epochs') as HTMLInputElement).value) || 1;
+    $('resume').hidden = true;
+    busy(async () => continueCheckpoint(s, new Uint8Array(await file.arrayBuffer()), epochs), `continuing from ${file.name}`);
   });
 }
 

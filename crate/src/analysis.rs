@@ -4,6 +4,8 @@
 
 use burn::tensor::Tensor;
 
+use crate::Error;
+use crate::data::DeviceDataset;
 use crate::mlp::{Activation, Params};
 use crate::train::{Batch, loss_and_grads};
 
@@ -67,4 +69,30 @@ pub fn dead_fraction(unit_max: &[Tensor<1>]) -> Vec<Tensor<1>> {
         .iter()
         .map(|m| m.clone().equal_elem(0.0).float().mean())
         .collect()
+}
+
+/// Dead neurons on a whole data set: per hidden layer, the fraction of units that output 0 for
+/// every example of `data` (read in chunks of `chunk` rows, combined on the device).
+pub fn dead_fraction_on(
+    params: &Params,
+    data: &DeviceDataset,
+    activation: Activation,
+    chunk: usize,
+) -> Result<Vec<Tensor<1>>, Error> {
+    let chunk = chunk.max(1);
+    let mut max: Option<Vec<Tensor<1>>> = None;
+    for start in (0..data.len()).step_by(chunk) {
+        let batch = data.range(start, chunk.min(data.len() - start))?;
+        let m = unit_max_abs(params, batch.images, activation);
+        max = Some(match max {
+            None => m,
+            Some(prev) => prev
+                .into_iter()
+                .zip(m)
+                .map(|(a, b)| a.max_pair(b))
+                .collect(),
+        });
+    }
+    let max = max.ok_or_else(|| Error::Config("dead neurons need at least one example".into()))?;
+    Ok(dead_fraction(&max))
 }

@@ -5,7 +5,10 @@ use burn::tensor::Device;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
+use crate::analysis;
+use crate::checkpoint::{Checkpoint, flax_params_bytes};
 use crate::data::{self, Dataset, DeviceDataset, FashionMnist};
+use crate::mlp::Activation;
 use crate::prng;
 use crate::train::{self, TrainConfig};
 
@@ -70,14 +73,47 @@ pub fn permutation(key: &[u32], n: usize) -> Result<Vec<u32>, JsError> {
 #[wasm_bindgen]
 pub struct Gpu {
     device: Device,
+    /// The browser's `GPUDevice` (undefined when this handle shares an earlier one's device).
+    web: JsValue,
+    generation: usize,
 }
 
 #[wasm_bindgen]
 impl Gpu {
     /// Requests a WebGPU adapter and device (async, as the browser requires).
     pub async fn create() -> Result<Gpu, JsError> {
-        let device = crate::device::gpu().await.map_err(js_err)?;
-        Ok(Gpu { device })
+        Gpu::generation(0).await
+    }
+
+    async fn generation(generation: usize) -> Result<Gpu, JsError> {
+        let (device, web) = crate::device::browser_gpu(generation)
+            .await
+            .map_err(js_err)?;
+        Ok(Gpu {
+            device,
+            web,
+            generation,
+        })
+    }
+
+    /// A new device to continue on after this one was lost (states, batches and uploads made
+    /// on the lost one cannot be used on it: restore them from a checkpoint).
+    pub async fn recreate(&self) -> Result<Gpu, JsError> {
+        Gpu::generation(self.generation + 1).await
+    }
+
+    /// Resolves with `{ reason, message }` if the device is lost (WebGPU's `device.lost`);
+    /// never resolves while it works.
+    #[wasm_bindgen(getter)]
+    pub fn lost(&self) -> js_sys::Promise {
+        crate::device::device_lost(&self.web)
+    }
+
+    /// Destroys the device (WebGPU's `device.destroy()`): `lost` then resolves with reason
+    /// "destroyed". Frees the GPU memory at once; also how tests simulate a device loss.
+    pub fn destroy(&self) -> Result<(), JsError> {
+        crate::device::destroy_device(&self.web)
+            .map_err(|e| JsError::new(&format!("cannot destroy the GPU device: {e:?}")))
     }
 }
 
@@ -265,6 +301,156 @@ impl TrainState {
     pub fn num_params(&self) -> usize {
         self.0.params.num_params()
     }
+}
+
+#[wasm_bindgen]
+impl TrainState {
+    /// The state as a checkpoint file's bytes (format: `checkpoint` module docs), with the
+    /// run's PRNG `key` and free-form `meta` text (e.g. JSON of the run's progress).
+    pub async fn checkpoint(&self, key: Vec<u32>, meta: String) -> Result<Vec<u8>, JsError> {
+        let ckpt = Checkpoint::of(&self.0, key_from(&key)?, meta)
+            .await
+            .map_err(js_err)?;
+        Ok(ckpt.to_bytes())
+    }
+
+    /// The params as `flax.serialization.to_bytes(variables)` writes them:
+    /// `{"params": {"Dense_0": {"kernel", "bias"}, ...}}` (see the README for loading it in Flax).
+    #[wasm_bindgen(js_name = exportFlax)]
+    pub async fn export_flax(&self) -> Result<Vec<u8>, JsError> {
+        let host = self.0.params.to_host().await.map_err(js_err)?;
+        Ok(flax_params_bytes(&host))
+    }
+}
+
+/// A checkpoint read back: the state (on the GPU), the run's key and the saved `meta` text.
+#[wasm_bindgen]
+pub struct Restored {
+    state: Option<TrainState>,
+    key: Vec<u32>,
+    meta: String,
+}
+
+#[wasm_bindgen]
+impl Restored {
+    /// The restored state (can be taken once).
+    #[wasm_bindgen(getter)]
+    pub fn state(&mut self) -> Result<TrainState, JsError> {
+        self.state
+            .take()
+            .ok_or_else(|| JsError::new("the state was already taken from this checkpoint"))
+    }
+
+    /// The PRNG key saved with the state.
+    #[wasm_bindgen(getter)]
+    pub fn key(&self) -> Vec<u32> {
+        self.key.clone()
+    }
+
+    /// The text saved with the state.
+    #[wasm_bindgen(getter)]
+    pub fn meta(&self) -> String {
+        self.meta.clone()
+    }
+}
+
+/// Reads a checkpoint file onto `gpu`. A file that is not a checkpoint, is truncated or
+/// corrupt, has another format version or arrays that do not fit its configuration throws an
+/// error saying which.
+#[wasm_bindgen(js_name = restoreCheckpoint)]
+pub fn restore_checkpoint(gpu: &Gpu, bytes: &[u8]) -> Result<Restored, JsError> {
+    let ckpt = Checkpoint::from_bytes(bytes).map_err(|e| js_err(crate::Error::from(e)))?;
+    Ok(Restored {
+        state: Some(TrainState(ckpt.restore(&gpu.device))),
+        key: ckpt.key.0.to_vec(),
+        meta: ckpt.meta,
+    })
+}
+
+/// Float arrays still on the GPU (an analysis' result); `read()` resolves to one
+/// `Float32Array` per array, with a single readback.
+#[wasm_bindgen]
+pub struct Arrays(Option<Vec<burn::tensor::Tensor<1>>>);
+
+#[wasm_bindgen]
+impl Arrays {
+    /// Reads the arrays back asynchronously (once).
+    pub async fn read(&mut self) -> Result<js_sys::Array, JsError> {
+        let arrays = self
+            .0
+            .take()
+            .ok_or_else(|| JsError::new("these arrays were already read"))?;
+        let lens: Vec<usize> = arrays.iter().map(|a| a.dims()[0]).collect();
+        let out = js_sys::Array::new();
+        if arrays.is_empty() {
+            return Ok(out);
+        }
+        let all = crate::mlp::read_f32(burn::tensor::Tensor::cat(arrays, 0))
+            .await
+            .map_err(js_err)?;
+        let mut at = 0;
+        for n in lens {
+            out.push(&js_sys::Float32Array::from(&all[at..at + n]));
+            at += n;
+        }
+        Ok(out)
+    }
+}
+
+fn activation_of(name: &str) -> Result<Activation, JsError> {
+    name.parse().map_err(js_err)
+}
+
+/// An activation function and its derivative (by autodiff) at `xs`: `read()` gives `[f, f']`.
+#[wasm_bindgen(js_name = activationCurve)]
+pub fn activation_curve(gpu: &Gpu, activation: &str, xs: &[f32]) -> Result<Arrays, JsError> {
+    let xs = burn::tensor::Tensor::from_data(
+        burn::tensor::TensorData::new(xs.to_vec(), [xs.len()]),
+        &gpu.device,
+    );
+    let (f, df) = analysis::activation_curve(activation_of(activation)?, xs);
+    Ok(Arrays(Some(vec![f, df])))
+}
+
+/// Gradient flow: `|dLoss/dKernel|` of every layer (flattened `[in * out]`) for `batch`, under
+/// the state's params and activation.
+#[wasm_bindgen(js_name = gradientMagnitudes)]
+pub fn gradient_magnitudes(state: &TrainState, batch: &Batch) -> Result<Arrays, JsError> {
+    train::check_batch(&state.0.config, &batch.0).map_err(js_err)?;
+    let s = &state.0;
+    Ok(Arrays(Some(analysis::kernel_gradient_magnitudes(
+        &s.params,
+        &batch.0,
+        s.config.activation,
+    ))))
+}
+
+/// Every hidden layer's outputs (after the activation) on `batch`, flattened `[n * width]`.
+#[wasm_bindgen(js_name = hiddenActivations)]
+pub fn hidden_activations(state: &TrainState, batch: &Batch) -> Result<Arrays, JsError> {
+    train::check_batch(&state.0.config, &batch.0).map_err(js_err)?;
+    let s = &state.0;
+    let layers =
+        analysis::hidden_activations(&s.params, batch.0.images.clone(), s.config.activation);
+    Ok(Arrays(Some(
+        layers
+            .into_iter()
+            .map(|h| {
+                let [n, w] = h.dims();
+                h.reshape([n * w])
+            })
+            .collect(),
+    )))
+}
+
+/// Dead neurons: per hidden layer, the fraction of units that output 0 on every example of
+/// `split` (one array of one value per layer).
+#[wasm_bindgen(js_name = deadFractions)]
+pub fn dead_fractions(state: &TrainState, split: &GpuSplit) -> Result<Arrays, JsError> {
+    let s = &state.0;
+    let fractions = analysis::dead_fraction_on(&s.params, &split.0, s.config.activation, 1000)
+        .map_err(js_err)?;
+    Ok(Arrays(Some(fractions)))
 }
 
 /// Metrics of a step, still on the GPU; `read()` resolves to `{ loss, accuracy }`.

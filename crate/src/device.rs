@@ -17,22 +17,56 @@ pub fn cpu() -> Device {
 /// asynchronously; natively it can be driven by any executor. Burn registers one runtime per
 /// adapter for the whole process: a second call returns a handle to that same device.
 pub async fn gpu() -> Result<Device, Error> {
-    #[cfg(target_arch = "wasm32")]
-    let restore = prepare_browser().await;
-    let created = Device::wgpu_options().init_async().await;
-    #[cfg(target_arch = "wasm32")]
-    let _ = restore.call0(&wasm_bindgen::JsValue::NULL);
-    match created {
+    Ok(gpu_of(DeviceKind::DefaultDevice).await?.0)
+}
+
+/// In the browser: a new device, registered as generation `generation` (1, 2, ...), for when
+/// an earlier one was lost (Burn keeps one runtime per device kind and index, and a lost
+/// device's runtime cannot be revived). Also returns the browser's `GPUDevice`, whose `lost`
+/// promise reports a loss.
+#[cfg(target_arch = "wasm32")]
+pub async fn browser_gpu(generation: usize) -> Result<(Device, wasm_bindgen::JsValue), Error> {
+    let kind = match generation {
+        0 => DeviceKind::DefaultDevice,
+        // In the browser every kind but IntegratedGpu asks for the high-performance adapter.
+        n => DeviceKind::VirtualGpu(n),
+    };
+    gpu_of(kind).await
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+async fn gpu_of(kind: DeviceKind) -> Result<(Device, ()), Error> {
+    created(
+        Device::wgpu_options().device_kind(kind.clone()).init_async().await,
+        kind,
+    )
+    .map(|d| (d, ()))
+}
+
+#[cfg(target_arch = "wasm32")]
+async fn gpu_of(kind: DeviceKind) -> Result<(Device, wasm_bindgen::JsValue), Error> {
+    use wasm_bindgen::JsCast;
+    let patch = prepare_browser().await;
+    let made = Device::wgpu_options().device_kind(kind.clone()).init_async().await;
+    let get = |name: &str| js_sys::Reflect::get(&patch, &name.into()).unwrap_or_default();
+    if let Ok(restore) = get("restore").dyn_into::<js_sys::Function>() {
+        let _ = restore.call0(&wasm_bindgen::JsValue::NULL);
+    }
+    Ok((created(made, kind)?, get("device")))
+}
+
+fn created(made: Result<Device, WgpuInitError>, kind: DeviceKind) -> Result<Device, Error> {
+    match made {
         Ok(device) => Ok(device),
-        Err(WgpuInitError::Registration { .. }) => Ok(Device::wgpu(DeviceKind::DefaultDevice)),
+        Err(WgpuInitError::Registration { .. }) => Ok(Device::wgpu(kind)),
         Err(e) => Err(Error::Device(format!("cannot initialise WebGPU/wgpu: {e}"))),
     }
 }
 
 /// Everything the browser needs before our device is created (see each function); returns
-/// the function that undoes the scoped `requestDevice` patch once the device exists.
+/// the scoped `requestDevice` patch (`restore()` undoes it; `device` is the device it made).
 #[cfg(target_arch = "wasm32")]
-async fn prepare_browser() -> js_sys::Function {
+async fn prepare_browser() -> js_sys::Object {
     run_constructors_once();
     log_to_console();
     cheap_autotune_on_software_adapter().await;
@@ -119,8 +153,9 @@ extern "C" {
 #[cfg(target_arch = "wasm32")]
 #[wasm_bindgen::prelude::wasm_bindgen(inline_js = r#"
 export function requestSubgroups() {
+  const patch = { restore: () => {}, device: undefined };
   const proto = globalThis.GPUAdapter && globalThis.GPUAdapter.prototype;
-  if (!proto) return () => {};
+  if (!proto) return patch;
   const original = proto.requestDevice;
   proto.requestDevice = function (desc) {
     const d = Object.assign({}, desc);
@@ -132,6 +167,7 @@ export function requestSubgroups() {
     }
     d.requiredFeatures = features;
     return original.call(this, d).then((device) => {
+      patch.device = device;
       if (!features.includes('subgroups')) return device;
       // Tint's uniformity analysis rejects subgroup calls in CubeCL's loops that naga and the
       // native drivers accept; relax that one diagnostic, on this device's modules only.
@@ -142,12 +178,35 @@ export function requestSubgroups() {
       return device;
     });
   };
-  return () => { proto.requestDevice = original; };
+  patch.restore = () => { proto.requestDevice = original; };
+  return patch;
 }
 "#)]
 extern "C" {
     /// Makes `GPUAdapter.requestDevice` also request "subgroups" where the adapter has it;
-    /// returns the function that undoes this.
+    /// returns `{ restore, device }`: the function that undoes this, and the device it made.
     #[wasm_bindgen(js_name = requestSubgroups)]
-    fn request_subgroups() -> js_sys::Function;
+    fn request_subgroups() -> js_sys::Object;
+}
+
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen::prelude::wasm_bindgen(inline_js = r#"
+export function deviceLost(device) {
+  if (!device || !device.lost) return new Promise(() => {});
+  return device.lost.then((info) => ({ reason: info.reason, message: info.message }));
+}
+export function destroyDevice(device) {
+  if (!device || typeof device.destroy !== 'function') throw new Error('this handle does not own a browser GPU device');
+  device.destroy();
+}
+"#)]
+extern "C" {
+    /// `device.lost`, resolving to `{ reason, message }`; never resolves without a device.
+    #[wasm_bindgen(js_name = deviceLost)]
+    pub(crate) fn device_lost(device: &wasm_bindgen::JsValue) -> js_sys::Promise;
+    /// `device.destroy()`.
+    #[wasm_bindgen(js_name = destroyDevice, catch)]
+    pub(crate) fn destroy_device(
+        device: &wasm_bindgen::JsValue,
+    ) -> Result<(), wasm_bindgen::JsValue>;
 }

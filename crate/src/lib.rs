@@ -4,10 +4,11 @@
 //! Modules, from the bottom up: [`prng`] (JAX's threefry, bit for bit), [`init`] (Flax's
 //! initializers and key derivation), [`mlp`] (params as data, pure `apply`), [`optim`] (optax's
 //! SGD-momentum and Adam), [`train`] (`TrainState`, `train_step`, `eval_step`), [`data`]
-//! (FashionMNIST IDX files), [`analysis`] (the tutorial's analyses), [`device`] (creating a GPU or CPU device) and, on wasm only,
+//! (FashionMNIST IDX files), [`analysis`] (the tutorial's analyses), [`checkpoint`] (saved states, Flax export), [`device`] (creating a GPU or CPU device) and, on wasm only,
 //! `bindings` (the JavaScript API). See ARCHITECTURE.md.
 
 pub mod analysis;
+pub mod checkpoint;
 pub mod data;
 pub mod device;
 pub mod init;
@@ -19,6 +20,7 @@ pub mod train;
 #[cfg(target_arch = "wasm32")]
 pub mod bindings;
 
+pub use checkpoint::CheckpointError;
 pub use data::DataError;
 
 /// Everything that can go wrong, as a value. In JavaScript it becomes an exception carrying
@@ -33,6 +35,8 @@ pub enum Error {
     Shape(String),
     #[error("GPU device error: {0}")]
     Device(String),
+    #[error("{0}")]
+    Checkpoint(#[from] CheckpointError),
     #[error("cannot read file: {0}")]
     Io(String),
 }

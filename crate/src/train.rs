@@ -133,7 +133,7 @@ pub fn accuracy(logits: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1> {
         .mean()
 }
 
-fn check_batch(config: &TrainConfig, batch: &Batch) -> Result<(), Error> {
+pub(crate) fn check_batch(config: &TrainConfig, batch: &Batch) -> Result<(), Error> {
     let [n, width] = batch.images.dims();
     let [m] = batch.labels.dims();
     if width != config.mlp.input || n != m || n == 0 {

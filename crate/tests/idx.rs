@@ -238,3 +238,56 @@ fn device_dataset_rejects_bad_indices_ranges_and_batches() {
         }
     );
 }
+
+/// Dead neurons over a whole split, read in chunks (the last one partial), equal the same
+/// analysis over all rows at once; and a unit killed by its bias is counted.
+#[test]
+fn dead_fraction_over_a_split_equals_one_pass_over_all_rows() {
+    use actlab::analysis::{dead_fraction, dead_fraction_on, unit_max_abs};
+    use actlab::init::{BiasInit, KernelInit};
+    use actlab::mlp::{Activation, MlpConfig, Params};
+    let n = 7u32;
+    let im = idx(
+        0x803,
+        &[n, 28, 28],
+        &(0..n * 784)
+            .map(|i| (i * 91 % 256) as u8)
+            .collect::<Vec<_>>(),
+    );
+    let data = parse(&im, &labels(&[3, 1, 4, 1, 5, 9, 2])).unwrap();
+    let dev = device::cpu();
+    let config = MlpConfig {
+        input: 784,
+        hidden: vec![6, 5],
+        output: 2,
+    };
+    let init = Params::init(
+        key(4),
+        &config,
+        KernelInit::TorchDefault,
+        BiasInit::FanInUniform,
+        &dev,
+    )
+    .unwrap();
+    let mut host = block_on(init.to_host()).unwrap();
+    host[0].bias[2] = -1000.0;
+    let params = Params::from_host(&host, &dev);
+    let on_device = DeviceDataset::upload(&data, &dev);
+    let all = on_device.range(0, n as usize).unwrap();
+    for activation in [Activation::Relu, Activation::Tanh] {
+        let chunked = dead_fraction_on(&params, &on_device, activation, 3).unwrap();
+        let whole = dead_fraction(&unit_max_abs(&params, all.images.clone(), activation));
+        let read = |v: Vec<burn::tensor::Tensor<1>>| {
+            v.into_iter()
+                .map(|t| block_on(read_f32(t)).unwrap()[0])
+                .collect::<Vec<_>>()
+        };
+        let (chunked, whole) = (read(chunked), read(whole));
+        assert_eq!(chunked, whole, "{activation:?}");
+        if activation == Activation::Relu {
+            assert!(chunked[0] >= 1.0 / 6.0, "the unit with bias -1000 is dead");
+        } else {
+            assert_eq!(chunked[0], 0.0, "tanh(-1000) = -1 is not zero");
+        }
+    }
+}

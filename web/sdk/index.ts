@@ -4,9 +4,9 @@
 // output resolves both here and in an installed package.
 import initWasm, * as wasm from '../../pkg/actlab.js';
 import { cacheFashionFiles, loadFashionFiles, type LoadOptions } from './loader.js';
-import type { Key, MetricValues, TrainConfig } from './types.js';
+import type { Activation, DeviceLoss, Key, MetricValues, TrainConfig } from './types.js';
 
-export { Gpu, FashionData, GpuSplit, Epoch, Batch, TrainState, key, split, foldIn, permutation } from '../../pkg/actlab.js';
+export { Gpu, FashionData, GpuSplit, Epoch, Batch, TrainState, Restored, key, split, foldIn, permutation } from '../../pkg/actlab.js';
 export * from './loader.js';
 export * from './types.js';
 
@@ -83,4 +83,62 @@ export async function loadFashionMnist(baseUrl: string, opts: LoadOptions & { sp
   const data = wasm.FashionData.parse(...files, opts.splitKey ?? wasm.key(0));
   if (opts.cache && !fromCache) await cacheFashionFiles(opts.cache, files);
   return data;
+}
+
+// ---- runs that survive -------------------------------------------------------------------
+
+/**
+ * The state as a checkpoint file (format: docs/checkpoints.md): params, optimizer state, step
+ * and config, with the run's PRNG `key` and free-form `meta` text saved beside them.
+ */
+export function saveCheckpoint(state: wasm.TrainState, key: Key, meta = ''): Promise<Uint8Array> {
+  return state.checkpoint(key, meta);
+}
+
+/**
+ * A checkpoint file back on `gpu`. Throws a clear error for a file that is not a checkpoint,
+ * is truncated or corrupt, has another format version, or does not fit its configuration.
+ */
+export function restoreCheckpoint(gpu: wasm.Gpu, bytes: Uint8Array): { state: wasm.TrainState; key: Key; meta: string } {
+  const r = wasm.restoreCheckpoint(gpu, bytes);
+  try {
+    return { state: r.state, key: r.key, meta: r.meta };
+  } finally {
+    r.free();
+  }
+}
+
+/** The params as `flax.serialization.to_bytes(variables)` writes them (load them in Flax). */
+export function exportFlax(state: wasm.TrainState): Promise<Uint8Array> {
+  return state.exportFlax();
+}
+
+/** Resolves if `gpu`'s device is lost (WebGPU's `device.lost`); never while it works. */
+export function deviceLost(gpu: wasm.Gpu): Promise<DeviceLoss> {
+  return gpu.lost as Promise<DeviceLoss>;
+}
+
+// ---- analyses (computed on the GPU, read back once) -----------------------------------------
+
+const arrays = (a: wasm.Arrays) => a.read() as Promise<Float32Array[]>;
+
+/** `f(x)` and `f'(x)` (autodiff) of an activation function at every `x`. */
+export async function activationCurve(gpu: wasm.Gpu, activation: Activation, xs: Float32Array): Promise<{ f: Float32Array; df: Float32Array }> {
+  const [f, df] = await arrays(wasm.activationCurve(gpu, activation, xs));
+  return { f: f!, df: df! };
+}
+
+/** Gradient flow: `|dLoss/dKernel|` of each layer on `batch` (flattened kernels). */
+export function gradientMagnitudes(state: wasm.TrainState, batch: wasm.Batch): Promise<Float32Array[]> {
+  return arrays(wasm.gradientMagnitudes(state, batch));
+}
+
+/** Each hidden layer's outputs on `batch` (flattened `[n * width]`). */
+export function hiddenActivations(state: wasm.TrainState, batch: wasm.Batch): Promise<Float32Array[]> {
+  return arrays(wasm.hiddenActivations(state, batch));
+}
+
+/** Per hidden layer, the fraction of units that output 0 for every example of `split`. */
+export async function deadFractions(state: wasm.TrainState, split: wasm.GpuSplit): Promise<number[]> {
+  return (await arrays(wasm.deadFractions(state, split))).map((a) => a[0]!);
 }

@@ -38,3 +38,9 @@ export interface MetricValues {
   loss: number;
   accuracy: number;
 }
+
+/** Why a GPU device was lost (WebGPU's `GPUDeviceLostInfo`). */
+export interface DeviceLoss {
+  reason: 'destroyed' | 'unknown' | undefined;
+  message: string;
+}

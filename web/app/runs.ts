@@ -1,0 +1,85 @@
+// Runs that survive a reload: each run's results (curves, table, config, seed) in IndexedDB
+// (via idb-keyval), plus the checkpoint of its last completed epoch while it is unfinished, so
+// an interrupted run (reload, crash, lost GPU) resumes where it was. No IndexedDB: no store.
+import { clear as clearStore, createStore, del, entries, get, set } from 'idb-keyval';
+import type { Activation } from '../sdk/index.js';
+import type { RunConfig } from './config.js';
+
+/** What one activation's run produced; also what "Download results" saves. */
+export interface RunRecord {
+  activation: Activation;
+  losses: number[];
+  valAccuracy: number[];
+  testAccuracy: number | null;
+  msPerEpoch: number[];
+  stoppedEarly: boolean;
+}
+
+/** A run as stored: results so far; `finished` once every activation is done. */
+export interface SavedRun {
+  id: string;
+  startedAt: number;
+  config: RunConfig;
+  runs: RunRecord[];
+  finished: boolean;
+}
+
+/**
+ * The `meta` text saved in a checkpoint: where in which run the state is. Continuing from it
+ * trains `activation` from epoch `epochsDone + 1` with `config`'s data, order and settings.
+ */
+export interface Progress {
+  app: 'actlab';
+  config: RunConfig;
+  activation: Activation;
+  epochsDone: number;
+  record: RunRecord;
+}
+
+/** Checkpoints of an unfinished activation: its last completed epoch, and its best epoch
+ * when that was an earlier one (null: the latest is the best). */
+export interface ResumePoint {
+  latest: Uint8Array;
+  best: Uint8Array | null;
+}
+
+export function parseProgress(meta: string): Progress {
+  let p: Partial<Progress> | null = null;
+  try {
+    p = JSON.parse(meta) as Partial<Progress>;
+  } catch {
+    // handled below
+  }
+  if (!p || p.app !== 'actlab' || !p.config || !p.activation || typeof p.epochsDone !== 'number' || !p.record) {
+    throw new Error('this checkpoint was not saved by the ActLab page (its notes do not describe a run), so there is nothing to continue');
+  }
+  return p as Progress;
+}
+
+export interface RunStore {
+  save(run: SavedRun): Promise<void>;
+  saveResume(id: string, point: ResumePoint): Promise<void>;
+  resumePoint(id: string): Promise<ResumePoint | undefined>;
+  /** Every stored run, newest first. */
+  list(): Promise<SavedRun[]>;
+  clear(): Promise<void>;
+}
+
+export function idbRuns(): RunStore | undefined {
+  if (typeof indexedDB === 'undefined') return undefined;
+  const runs = createStore('actlab-runs', 'runs');
+  const resume = createStore('actlab-resume', 'points');
+  return {
+    save: async (run) => {
+      await set(run.id, run, runs);
+      if (run.finished) await del(run.id, resume);
+    },
+    saveResume: (id, point) => set(id, point, resume),
+    resumePoint: (id) => get<ResumePoint>(id, resume),
+    list: async () => (await entries<string, SavedRun>(runs)).map(([, r]) => r).sort((a, b) => b.startedAt - a.startedAt),
+    clear: async () => {
+      await clearStore(runs);
+      await clearStore(resume);
+    },
+  };
+}
