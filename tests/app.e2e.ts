@@ -152,6 +152,14 @@ describe('the page', () => {
     expect(download.suggestedFilename()).toBe('actlab-relu-seed11-epoch1.actlab');
     const file = join(mkdtempSync(join(tmpdir(), 'actlab-ckpt-')), download.suggestedFilename());
     await download.saveAs(file);
+    // The best model in Flax's layout: to_bytes({"params": {"Dense_0": ..., "Dense_1": ..., "Dense_2": ...}}).
+    const [flax] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export best model for Flax' }).click()]);
+    const flaxBytes = readFileSync(await flax.path());
+    expect(flaxBytes.subarray(0, 17)).toEqual(Buffer.from('\x81\xa6params\x83\xa7Dense_0', 'latin1'));
+    // Every float32 of 784-32-16-10 is there (plus a few hundred bytes of keys and headers).
+    const floats = 784 * 32 + 32 + 32 * 16 + 16 + 16 * 10 + 10;
+    expect(flaxBytes.length).toBeGreaterThan(4 * floats);
+    expect(flaxBytes.length).toBeLessThan(4 * floats + 300);
 
     // Reload (asking for 2 epochs): the finished runs are still listed; a broken file is refused
     // with a clear message; the checkpoint continues with epoch 2 exactly as the uninterrupted run.
