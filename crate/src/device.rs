@@ -37,7 +37,10 @@ pub async fn browser_gpu(generation: usize) -> Result<(Device, wasm_bindgen::JsV
 #[cfg(not(target_arch = "wasm32"))]
 async fn gpu_of(kind: DeviceKind) -> Result<(Device, ()), Error> {
     created(
-        Device::wgpu_options().device_kind(kind.clone()).init_async().await,
+        Device::wgpu_options()
+            .device_kind(kind.clone())
+            .init_async()
+            .await,
         kind,
     )
     .map(|d| (d, ()))
@@ -47,7 +50,10 @@ async fn gpu_of(kind: DeviceKind) -> Result<(Device, ()), Error> {
 async fn gpu_of(kind: DeviceKind) -> Result<(Device, wasm_bindgen::JsValue), Error> {
     use wasm_bindgen::JsCast;
     let patch = prepare_browser().await;
-    let made = Device::wgpu_options().device_kind(kind.clone()).init_async().await;
+    let made = Device::wgpu_options()
+        .device_kind(kind.clone())
+        .init_async()
+        .await;
     let get = |name: &str| js_sys::Reflect::get(&patch, &name.into()).unwrap_or_default();
     if let Ok(restore) = get("restore").dyn_into::<js_sys::Function>() {
         let _ = restore.call0(&wasm_bindgen::JsValue::NULL);
