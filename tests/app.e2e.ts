@@ -190,6 +190,32 @@ describe('the page', () => {
     await page.close();
   });
 
+  it('keeps finished activations through a reload mid-run and resumes the rest', async () => {
+    const page = await browser.newPage();
+    logConsole(page, 'reload');
+    await page.goto(`${server.url}/?hidden=32&limit=512&batchSize=64&epochs=3&activations=tanh,relu&seed=5`);
+    await waitForState(page, 'ready');
+    await page.getByRole('button', { name: 'Train' }).click();
+    // Reload once tanh is finished (and stored) and relu is under way.
+    await page.waitForFunction(() => (window.actlab.runs[1]?.losses.length ?? 0) > 0, null, { timeout: 10 * 60_000, polling: 100 });
+    const tanh = await page.evaluate(() => structuredClone(window.actlab.runs[0])) as Run;
+    expect(tanh.testAccuracy).toBeGreaterThan(0.3);
+    await page.reload();
+    await waitForState(page, 'ready');
+    expect(await page.evaluate(() => structuredClone(window.actlab.runs[0]))).toEqual(tanh);
+    expect(await page.locator('#resume').textContent()).toContain('1 of 2 activations finished');
+    await page.getByRole('button', { name: 'Resume it' }).click();
+    await waitForState(page, 'training', 30_000);
+    await waitForState(page, 'ready');
+    const runs = await page.evaluate(() => structuredClone(window.actlab.runs)) as Run[];
+    expect(runs.map((r) => r.activation)).toEqual(['tanh', 'relu']);
+    expect(runs[0]).toEqual(tanh);
+    expect(runs[1]!.losses).toHaveLength(24);
+    expect(runs[1]!.valAccuracy).toHaveLength(3);
+    expect(runs[1]!.testAccuracy).toBeGreaterThan(0.3);
+    await page.close();
+  });
+
   it('fits a phone-width screen and passes an accessibility check', async () => {
     const page = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
     await page.goto(`${server.url}/?${SMALL}`);

@@ -355,12 +355,15 @@ async function persist(run: SavedRun): Promise<void> {
 /** Continues `run` from its resume point on `s.gpu` (after a reload or a lost device). */
 async function resumeRun(s: Session, run: SavedRun): Promise<void> {
   const point = await runStore?.resumePoint(run.id);
-  if (!point) {
+  const latest = point && restoreCheckpoint(s.gpu, point.latest);
+  const progress = latest && parseProgress(latest.meta);
+  const finished = (a: string) => run.runs.some((r) => r.activation === a && r.testAccuracy !== null);
+  if (!point || !latest || !progress || finished(progress.activation)) {
+    // No epoch of an unfinished activation was completed: start the remaining ones afresh.
+    latest?.state.free();
     await train(run.config, s, { run });
     return;
   }
-  const latest = restoreCheckpoint(s.gpu, point.latest);
-  const progress = parseProgress(latest.meta);
   const best = point.best ? restoreCheckpoint(s.gpu, point.best).state : latest.state;
   await train(run.config, s, {
     run,
