@@ -45,7 +45,7 @@ pub fn hidden_activations(params: &Params, x: Tensor<2>, activation: Activation)
     let mut out = Vec::with_capacity(hidden);
     let mut h = x;
     for l in &params.layers[..hidden] {
-        h = activation.apply(h.matmul(l.kernel.clone()) + l.bias.clone().unsqueeze_dim::<2>(0));
+        h = activation.apply(l.forward(h));
         out.push(h.clone());
     }
     out

@@ -121,6 +121,13 @@ pub struct Dense {
     pub bias: Tensor<1>,
 }
 
+impl Dense {
+    /// `x @ kernel + bias`, before the activation.
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        crate::matmul::mm(x, self.kernel.clone()) + self.bias.clone().unsqueeze_dim::<2>(0)
+    }
+}
+
 /// All parameters of the MLP, `Dense_0` first.
 #[derive(Clone, Debug)]
 pub struct Params {
@@ -235,7 +242,7 @@ impl Params {
 pub fn apply(params: &Params, x: Tensor<2>, activation: Activation) -> Tensor<2> {
     let last = params.layers.len() - 1;
     params.layers.iter().enumerate().fold(x, |h, (i, l)| {
-        let z = h.matmul(l.kernel.clone()) + l.bias.clone().unsqueeze_dim::<2>(0);
+        let z = l.forward(h);
         if i == last { z } else { activation.apply(z) }
     })
 }
