@@ -79,9 +79,11 @@ impl MmKernel {
         let Self { m, n, k, .. } = *self;
         let [sa0, sa1] = self.lhs_strides;
         let [sb0, sb1] = self.rhs_strides;
+        // All read_write: CubeCL suballocates tensors from shared buffers, and WebGPU forbids
+        // binding one buffer both read-only and writable in a dispatch.
         let mut s = format!(
-            "@group(0) @binding(0) var<storage, read> a: array<f32>;\n\
-             @group(0) @binding(1) var<storage, read> b: array<f32>;\n\
+            "@group(0) @binding(0) var<storage, read_write> a: array<f32>;\n\
+             @group(0) @binding(1) var<storage, read_write> b: array<f32>;\n\
              @group(0) @binding(2) var<storage, read_write> c: array<f32>;\n\
              @compute @workgroup_size({WORKGROUP}, 1, 1)\n\
              fn main(@builtin(local_invocation_id) l: vec3u, @builtin(workgroup_id) w: vec3u) {{\n\

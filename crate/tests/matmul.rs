@@ -36,7 +36,7 @@ fn tensor(v: &[f32], shape: [usize; 2], dev: &Device) -> Tensor<2> {
 fn read(t: Tensor<2>) -> Vec<f32> {
     block_on(t.into_data_async())
         .expect("readback")
-        .to_vec::<f32>()
+        .try_to_vec::<f32>()
         .expect("f32")
 }
 
