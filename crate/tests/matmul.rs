@@ -85,7 +85,11 @@ fn check_products(dev: &Device, name: &str) {
 fn check_gradients(dev: &Device, name: &str) {
     let (m, k, n) = (6, 9, 5);
     let ks = split(key(42), 3);
-    let (a, b, w) = (normal(ks[0], m * k), normal(ks[1], k * n), normal(ks[2], m * n));
+    let (a, b, w) = (
+        normal(ks[0], m * k),
+        normal(ks[1], k * n),
+        normal(ks[2], m * n),
+    );
     let at = tensor(&a, [m, k], dev).autodiff().require_grad();
     let bt = tensor(&b, [k, n], dev).autodiff().require_grad();
     let loss = (mm(at.clone(), bt.clone()) * tensor(&w, [m, n], dev).autodiff()).sum();
