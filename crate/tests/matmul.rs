@@ -1,7 +1,9 @@
 //! The layers' matrix product (`actlab::matmul::mm`): its GPU kernel against a plain loop on
 //! shapes that do not fill its 4x4 register blocks and on transposed (strided) operands, and
 //! its backward pass against the analytic gradients, on the CPU backend and on wgpu (lavapipe
-//! where there is no GPU: `scripts/setup.sh` installs it).
+//! where there is no GPU: `scripts/setup.sh` installs it). The wasm tests cover WebGPU.
+#![cfg(not(target_arch = "wasm32"))]
+
 mod common;
 
 use actlab::device;
