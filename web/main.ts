@@ -271,7 +271,7 @@ async function train(cfg: RunConfig, s: Session, from?: { run: SavedRun; continu
       for (let i = 0; i < order.batches; i++) {
         if (s.stop || s.gpu !== gpu) break;
         if (firstStep) {
-          say('Compiling the GPU kernels for the first step (this can take minutes on a software GPU)…', { progress: null });
+          say('Compiling the GPU kernels for the first step…', { progress: null });
           await new Promise((r) => setTimeout(r, 50)); // let the browser paint it
         }
         const batch = order.batch(i);
