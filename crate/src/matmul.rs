@@ -153,8 +153,9 @@ impl MatmulOps for CubeBackend {
     fn mm(lhs: CubeTensor, rhs: CubeTensor) -> CubeTensor {
         let (ls, rs) = (lhs.meta.shape(), rhs.meta.shape());
         let (m, k, n) = (ls[0], ls[1], rs[1]);
-        // The kernel is f32 only and needs something to multiply; anything else is Burn's.
-        if lhs.dtype != DType::F32 || rhs.dtype != DType::F32 || m == 0 || n == 0 || k == 0 {
+        // The kernel is f32 only and needs something to multiply; anything else (mismatched
+        // shapes included, which Burn reports) is Burn's.
+        if lhs.dtype != DType::F32 || rhs.dtype != DType::F32 || rs[0] != k || m * n * k == 0 {
             return Self::float_matmul(lhs, rhs);
         }
         let kernel = MmKernel {
