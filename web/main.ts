@@ -482,7 +482,6 @@ async function main(): Promise<void> {
     },
   });
   say(`Ready: ${data.len('train')} training, ${data.len('val')} validation and ${data.len('test')} test images. Press Train.`, { progress: 0 });
-  inspect.state = 'ready';
 
   const s: Session = { gpu, data, models: new Map(), checkpoints: new Map(), stop: false };
   const actionButtons = [trainBtn, analyseBtn, loadCkptInput];
@@ -559,6 +558,8 @@ async function main(): Promise<void> {
     }
   }
   setIdle(true);
+  // Ready only once the saved runs are shown, so a reload's results are there when it says so.
+  inspect.state = 'ready';
 
   form.addEventListener('submit', (e) => {
     e.preventDefault();
