@@ -357,9 +357,9 @@ async function resumeRun(s: Session, run: SavedRun): Promise<void> {
   const point = await runStore?.resumePoint(run.id);
   const latest = point && restoreCheckpoint(s.gpu, point.latest);
   const progress = latest && parseProgress(latest.meta);
-  const finished = (a: string) => run.runs.some((r) => r.activation === a && r.testAccuracy !== null);
-  if (!point || !latest || !progress || finished(progress.activation)) {
-    // No epoch of an unfinished activation was completed: start the remaining ones afresh.
+  if (!point || !latest || !progress || run.runs.some((r) => r.activation === progress.activation && r.testAccuracy !== null)) {
+    // No epoch of an unfinished activation was completed (the last resume point belongs to a
+    // finished one): start the remaining activations afresh.
     latest?.state.free();
     await train(run.config, s, { run });
     return;

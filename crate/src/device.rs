@@ -150,7 +150,8 @@ extern "C" {
     fn is_software_adapter() -> js_sys::Promise;
 }
 
-// CubeCL's matmul kernels read subgroup builtins, and in the browser its WGSL then says
+// CubeCL's kernels (its reductions, and its matmul where `matmul::mm` falls back to it) read
+// subgroup builtins, and in the browser its WGSL then says
 // `enable subgroups;`, which WebGPU only accepts on a device created with the "subgroups"
 // feature. wgpu 30's WebGPU backend has no name for that feature, so it never asks for it and
 // every such kernel is rejected ("extension 'subgroups' is not allowed"), on real GPUs as on
@@ -169,7 +170,7 @@ export function requestSubgroups() {
     if (this.features.has('subgroups')) {
       if (!features.includes('subgroups')) features.push('subgroups');
     } else {
-      console.warn('actlab: this WebGPU adapter has no "subgroups" feature; matmul kernels that need it will fail to compile');
+      console.warn('actlab: this WebGPU adapter has no "subgroups" feature; CubeCL kernels that need it will fail to compile');
     }
     d.requiredFeatures = features;
     return original.call(this, d).then((device) => {

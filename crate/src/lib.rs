@@ -2,10 +2,12 @@
 //! PRNG keys — on Burn, natively and in the browser on WebGPU.
 //!
 //! Modules, from the bottom up: [`prng`] (JAX's threefry, bit for bit), [`init`] (Flax's
-//! initializers and key derivation), [`matmul`] (the layers' matrix product: its GPU kernel and backward pass), [`mlp`] (params as data, pure `apply`), [`optim`] (optax's
-//! SGD-momentum and Adam), [`train`] (`TrainState`, `train_step`, `eval_step`), [`data`]
-//! (FashionMNIST IDX files), [`analysis`] (the tutorial's analyses), [`checkpoint`] (saved states, Flax export), [`device`] (creating a GPU or CPU device) and, on wasm only,
-//! `bindings` (the JavaScript API). See ARCHITECTURE.md.
+//! initializers and key derivation), [`matmul`] (the layers' matrix product: its GPU kernel and
+//! backward pass), [`mlp`] (params as data, pure `apply`), [`optim`] (optax's SGD-momentum and
+//! Adam), [`train`] (`TrainState`, `train_step`, `eval_step`), [`data`] (FashionMNIST IDX
+//! files), [`analysis`] (the tutorial's analyses), [`checkpoint`] (saved states, Flax export),
+//! [`device`] (creating a GPU or CPU device) and, on wasm only, `bindings` (the JavaScript API).
+//! See ARCHITECTURE.md.
 
 pub mod analysis;
 pub mod checkpoint;

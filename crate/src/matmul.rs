@@ -155,7 +155,11 @@ impl MatmulOps for CubeBackend {
         let (m, k, n) = (ls[0], ls[1], rs[1]);
         // The kernel is f32 only and needs something to multiply; anything else (mismatched
         // shapes included, which Burn reports) is Burn's.
-        if lhs.dtype != DType::F32 || rhs.dtype != DType::F32 || rs[0] != k || m * n * k == 0 {
+        if lhs.dtype != DType::F32
+            || rhs.dtype != DType::F32
+            || rs[0] != k
+            || [m, n, k].contains(&0)
+        {
             return Self::float_matmul(lhs, rhs);
         }
         let kernel = MmKernel {
