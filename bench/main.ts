@@ -1,14 +1,38 @@
 // The benchmark page: the tutorial MLP (784-512-256-256-128-10, ReLU, batch 256, SGD momentum
-// 0.9, lr 0.01, U(±1/sqrt(fan_in)) init) trained on real FashionMNIST batches by ActLab and by
-// TensorFlow.js's webgpu backend in the same page, on the same GPU. Both keep the training
-// images on the GPU and gather each batch there; neither reads anything back until the end of
-// a timed run, which waits for the queue. bench/run.ts drives it and prints the numbers.
+// 0.9, lr 0.01, U(±1/sqrt(fan_in)) init) trained on real FashionMNIST batches in the same page,
+// on the same GPU, by: ActLab's compiled step (one model, and a stack of the six activations),
+// ActLab's Burn path, TensorFlow.js's webgpu backend and jax-js's webgpu backend (its `jit`'d
+// step). All keep the training images on the GPU and gather each batch there; none reads
+// anything back until the end of a timed run, which waits for the queue. The page counts what
+// every contender asks of WebGPU (dispatches, submits, buffers, bytes read back) by wrapping
+// the API; bench/run.ts adds the main thread's busy time and prints the numbers.
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-webgpu';
 // tfjs-core alone registers no gradients (the tfjs umbrella package does): optimizers need them.
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { Gpu, key, load, loadFashionMnist, split, init, trainStep, type PendingMetrics } from '../web/sdk/index.js';
-import type { Epoch, GpuSplit, TrainState } from '../web/sdk/index.js';
+import { ACTIVATIONS, compileStack, initStack, readStackMetrics, stackTrainStep, type PendingStackMetrics } from '../web/sdk/index.js';
+import type { Epoch, GpuSplit, StackData, StackEpoch, StackState, TrainState } from '../web/sdk/index.js';
+import { jaxjs } from './jaxjs.js';
+
+/** What the contenders ask of WebGPU, counted by wrapping its API before anyone uses it. */
+const counts = { dispatches: 0, submits: 0, buffers: 0, readBytes: 0 };
+function count<T extends object>(proto: T | undefined, method: string, add: (args: unknown[], self: unknown) => void): void {
+  const p = proto as Record<string, unknown> | undefined;
+  const original = p?.[method] as ((...a: unknown[]) => unknown) | undefined;
+  if (!p || !original) return;
+  p[method] = function (this: unknown, ...args: unknown[]) {
+    add(args, this);
+    return original.apply(this, args);
+  };
+}
+count(globalThis.GPUComputePassEncoder?.prototype, 'dispatchWorkgroups', () => counts.dispatches++);
+count(globalThis.GPUQueue?.prototype, 'submit', () => counts.submits++);
+count(globalThis.GPUDevice?.prototype, 'createBuffer', () => counts.buffers++);
+count(globalThis.GPUBuffer?.prototype, 'mapAsync', (args, self) => {
+  const [mode, offset, size] = args as [number, number | undefined, number | undefined];
+  if (mode & 1) counts.readBytes += size ?? (self as GPUBuffer).size - (offset ?? 0);
+});
 
 const BATCH = 256;
 const LAYERS = [784, 512, 256, 256, 128, 10];
@@ -26,6 +50,13 @@ export interface Contender {
   warm(): Promise<number>;
   run(steps: number): Promise<RunTime>;
   loss(): Promise<number>;
+}
+
+/** A contender with what it is: its library and backend, and how many models one step trains. */
+export interface Entry {
+  contender: Contender;
+  backend: string;
+  models: number;
 }
 
 const log = (s: string): void => {
@@ -90,6 +121,43 @@ function actlab(gpu: Gpu, train: GpuSplit): Contender {
   return contender(prepare, steps, finish);
 }
 
+/** ActLab's compiled step: `models` copies of the MLP (the six activations in turn) in one stack. */
+function actlabJit(gpu: Gpu, train: StackData, models: number): Contender {
+  const keys = split(key(0), 2);
+  const [initKey, orderKey] = [keys.slice(0, 2), keys.slice(2)];
+  let state: StackState | undefined;
+  let epoch: StackEpoch = train.epoch(orderKey, BATCH);
+  let cursor = 0;
+  let last: PendingStackMetrics | undefined;
+  const steps = (n: number): void => {
+    for (let i = 0; i < n; i++) {
+      if (cursor === epoch.batches) {
+        epoch.free();
+        epoch = train.epoch(orderKey, BATCH);
+        cursor = 0;
+      }
+      const batch = epoch.batch(cursor++);
+      const out = stackTrainStep(state!, batch);
+      batch.free();
+      last?.free();
+      state = out.state;
+      last = out.metrics;
+    }
+  };
+  const prepare = (): void => {
+    const configs = Array.from({ length: models }, (_, k) => ({ activation: ACTIVATIONS[k % 6]! }));
+    const program = compileStack(gpu, configs, BATCH);
+    state = initStack(program, Array.from({ length: models }, () => initKey));
+    program.free();
+  };
+  const finish = async (): Promise<number> => {
+    const [values] = await readStackMetrics([last!]);
+    last = undefined;
+    return values![0]!.loss;
+  };
+  return contender(prepare, steps, finish);
+}
+
 function tensorflow(images: Uint8Array, labels: Uint8Array): Contender {
   const n = labels.length;
   // The dataset on the GPU once, normalised as the tutorial does; batches are gathered there.
@@ -145,37 +213,52 @@ export interface BenchSetup {
   adapter: string;
   tfBackend: string;
   trainImages: number;
+  contenders: Record<string, { backend: string; models: number }>;
 }
 
 declare global {
   interface Window {
     bench: {
-      setup(dataUrl: string): Promise<BenchSetup>;
-      contenders: Record<'actlab' | 'tfjs', Contender>;
+      setup(dataUrl: string, only?: string[]): Promise<BenchSetup>;
+      contenders: Record<string, Entry>;
+      counts(): typeof counts;
     };
   }
 }
 
 window.bench = {
-  contenders: {} as Record<'actlab' | 'tfjs', Contender>,
-  async setup(dataUrl: string): Promise<BenchSetup> {
+  contenders: {},
+  counts: () => ({ ...counts }),
+  async setup(dataUrl: string, only?: string[]): Promise<BenchSetup> {
     await load();
     const gpu = await Gpu.create();
     const data = await loadFashionMnist(dataUrl);
     const trainImages = data.len('train');
     const all = Uint32Array.from({ length: trainImages }, (_, i) => i);
-    const train = data.upload(gpu, 'train');
+    const [pixels, labels] = [data.pixels('train', all), data.labels('train', all)];
     await tf.setBackend('webgpu');
     await tf.ready();
-    window.bench.contenders = {
-      actlab: actlab(gpu, train),
-      tfjs: tensorflow(data.pixels('train', all), data.labels('train', all)),
+    // Built lazily: only the contenders asked for upload anything.
+    const makers: Record<string, () => Promise<Entry>> = {
+      'actlab-jit-1': async () => ({ contender: actlabJit(gpu, data.uploadForStack(gpu, 'train'), 1), backend: 'webgpu', models: 1 }),
+      'actlab-jit-6': async () => ({ contender: actlabJit(gpu, data.uploadForStack(gpu, 'train'), 6), backend: 'webgpu', models: 6 }),
+      'actlab-burn': async () => ({ contender: actlab(gpu, data.upload(gpu, 'train')), backend: 'webgpu', models: 1 }),
+      'tfjs-webgpu': async () => ({ contender: tensorflow(pixels, labels), backend: 'webgpu', models: 1 }),
+      'jaxjs-webgpu': async () => ({ contender: await jaxjs('webgpu', pixels, labels), backend: 'webgpu', models: 1 }),
     };
+    const names = only ?? Object.keys(makers);
+    window.bench.contenders = {};
+    for (const n of names) {
+      const make = makers[n];
+      if (!make) throw new Error(`unknown contender ${n}; known: ${Object.keys(makers).join(', ')}`);
+      window.bench.contenders[n] = await make();
+    }
     // GPUAdapter.info is newer than the WebGPU types TF.js pins.
     type Info = { info?: { vendor: string; architecture: string; description: string } };
     const { info } = ((await navigator.gpu.requestAdapter()) ?? {}) as Info;
     const adapter = info ? `${info.vendor} ${info.architecture} ${info.description}`.trim() : 'unknown';
-    log(`ready: ${trainImages} training images on the GPU (${adapter})`);
-    return { adapter, tfBackend: tf.getBackend(), trainImages };
+    log(`ready: ${trainImages} training images (${adapter})`);
+    const described = Object.fromEntries(names.map((n) => [n, { backend: window.bench.contenders[n]!.backend, models: window.bench.contenders[n]!.models }]));
+    return { adapter, tfBackend: tf.getBackend(), trainImages, contenders: described };
   },
 };

@@ -1,17 +1,32 @@
-// `npm run bench`: ActLab against TensorFlow.js (webgpu backend) in ONE headless Chromium, on
-// the same WebGPU adapter (SwiftShader here, the real GPU where there is one), alternating A/B.
-// Prints ms per step for each, the ratio ActLab / TF.js (median, min, max over rounds) and the
-// time to the first step (model build + kernel compilation). Numbers only: no assertions.
+// `npm run bench`: ActLab (compiled step, one model and a stack of six; the Burn path) against
+// TensorFlow.js and jax-js (webgpu backends) in ONE headless Chromium, on the same WebGPU
+// adapter (SwiftShader here, the real GPU where there is one), contenders alternating round by
+// round. Everything is per *model-step* (a step of a stack of six counts six):
+// - wall ms: from issuing the steps to the GPU being done;
+// - host ms: the main thread's busy time over the whole round (Chrome's TaskDuration from the
+//   DevTools protocol), readback included, so a library that defers work to the read pays it;
+// - dispatches, submits, buffers created and bytes read back (counted in the page);
+// - first step (build + compile).
+// Numbers only: no assertions. `--json` prints the same as one JSON object on the last line;
+// `--profile` samples the main thread (DevTools CPU profiler) during the timed runs and prints
+// each contender's top five functions by self time per model-step.
 //
-//   npx tsx bench/run.ts [--rounds 3] [--steps 3]     (npm run bench -- --rounds 5)
+//   npx tsx bench/run.ts [--rounds 3] [--steps 3] [--only a,b] [--json] [--profile]
 import { createServer } from 'vite';
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { parseArgs } from 'node:util';
+import type { CDPSession } from 'playwright-core';
 import { launch, logConsole } from '../tests/browser.js';
 
 const { values } = parseArgs({
-  options: { rounds: { type: 'string', default: '3' }, steps: { type: 'string', default: '3' } },
+  options: {
+    rounds: { type: 'string', default: '3' },
+    steps: { type: 'string', default: '3' },
+    only: { type: 'string' },
+    json: { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+  },
 });
 const rounds = Number(values.rounds);
 const steps = Number(values.steps);
@@ -23,6 +38,42 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 const fmt = (ms: number): string => (ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${ms.toFixed(1)} ms`);
+const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+/** Seconds the renderer's main thread has been busy (Chrome's TaskDuration). */
+async function busy(cdp: CDPSession): Promise<number> {
+  const { metrics } = await cdp.send('Performance.getMetrics');
+  return metrics.find((m) => m.name === 'TaskDuration')?.value ?? NaN;
+}
+
+interface Profile {
+  nodes: { id: number; callFrame: { functionName: string; url: string } }[];
+  samples?: number[];
+  timeDeltas?: number[];
+}
+
+/** Self time (ms) by function over a CPU profile, idle excluded. */
+function selfTimes(p: Profile, into: Map<string, number>): void {
+  const names = new Map(p.nodes.map((n) => {
+    const file = n.callFrame.url.split('/').pop() ?? '';
+    return [n.id, `${n.callFrame.functionName || '(anonymous)'}${file ? ` ${file}` : ''}`];
+  }));
+  (p.samples ?? []).forEach((id, i) => {
+    const name = names.get(id) ?? '?';
+    if (name.startsWith('(idle)')) return;
+    into.set(name, (into.get(name) ?? 0) + (p.timeDeltas?.[i] ?? 0) / 1000);
+  });
+}
+
+interface Row {
+  wall: number[];
+  host: number[];
+  dispatches: number;
+  submits: number;
+  buffers: number;
+  readBytes: number;
+  modelSteps: number;
+}
 
 const server = await createServer({ server: { port: 0, host: '127.0.0.1' }, logLevel: 'warn' });
 await server.listen();
@@ -32,46 +83,132 @@ try {
   const page = await browser.newPage();
   page.setDefaultTimeout(0); // SwiftShader: a first step can compile for minutes
   logConsole(page, 'bench');
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Performance.enable');
+  if (values.profile) {
+    await cdp.send('Profiler.enable');
+    await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+  }
+  const profiles = new Map<string, Map<string, number>>();
   await page.goto(`${url}bench/`);
   await page.waitForFunction(() => 'bench' in window);
-  const setup = await page.evaluate((d) => window.bench.setup(d), '/data/fashion-mnist/');
-  console.log(`Chromium ${browser.version()}, WebGPU adapter: ${setup.adapter}; TF.js backend: ${setup.tfBackend}`);
-  console.log(`MLP 784-512-256-256-128-10, ReLU, batch 256, SGD momentum 0.9, lr 0.01; ` +
-    `${setup.trainImages} FashionMNIST training images on the GPU; ${rounds} rounds x ${steps} steps, alternating`);
+  const only = values.only?.split(',');
+  const setup = await page.evaluate(([d, o]) => window.bench.setup(d, o), ['/data/fashion-mnist/', only] as const);
+  const names = Object.keys(setup.contenders);
+  const log = (s: string): void => {
+    if (!values.json) console.log(s);
+    else console.error(s);
+  };
+  log(`Chromium ${browser.version()}, WebGPU adapter: ${setup.adapter}`);
+  log(`MLP 784-512-256-256-128-10, batch 256, SGD momentum 0.9, lr 0.01; ${setup.trainImages} FashionMNIST ` +
+    `training images on the GPU; ${rounds} rounds x ${steps} steps, contenders alternating`);
 
-  const names = ['actlab', 'tfjs'] as const;
   const first: Record<string, number> = {};
   for (const name of names) {
-    first[name] = await page.evaluate((n) => window.bench.contenders[n].warm(), name);
-    console.log(`  ${name.padEnd(7)} first step (build + compile): ${fmt(first[name]!)}`);
+    first[name] = await page.evaluate((n) => window.bench.contenders[n]!.contender.warm(), name);
+    log(`  ${name.padEnd(13)} first step (build + compile): ${fmt(first[name]!)}`);
   }
-  const perStep: Record<string, number[]> = { actlab: [], tfjs: [] };
-  const hostPerStep: Record<string, number[]> = { actlab: [], tfjs: [] };
+  const rows: Record<string, Row> = Object.fromEntries(names.map((n) => [n, {
+    wall: [], host: [], dispatches: 0, submits: 0, buffers: 0, readBytes: 0, modelSteps: 0,
+  }]));
   for (let r = 0; r < rounds; r++) {
-    // Alternate which goes first, so neither always runs on a warmer (or hotter) machine.
-    for (const name of r % 2 ? [...names].reverse() : names) {
-      const { ms, hostMs } = await page.evaluate(([n, k]) => window.bench.contenders[n].run(k), [name, steps] as const);
-      perStep[name]!.push(ms / steps);
-      hostPerStep[name]!.push(hostMs / steps);
+    // Rotate who goes first, so nobody always runs on a warmer (or hotter) machine.
+    const order = names.map((_, i) => names[(i + r) % names.length]!);
+    for (const name of order) {
+      const models = setup.contenders[name]!.models;
+      const c0 = await page.evaluate(() => window.bench.counts());
+      if (values.profile) await cdp.send('Profiler.start');
+      const b0 = await busy(cdp);
+      const { ms } = await page.evaluate(([n, k]) => window.bench.contenders[n]!.contender.run(k), [name, steps] as const);
+      const b1 = await busy(cdp);
+      if (values.profile) {
+        const { profile } = await cdp.send('Profiler.stop');
+        if (!profiles.has(name)) profiles.set(name, new Map());
+        selfTimes(profile as Profile, profiles.get(name)!);
+      }
+      const c1 = await page.evaluate(() => window.bench.counts());
+      const row = rows[name]!;
+      const modelSteps = steps * models;
+      row.wall.push(ms / modelSteps);
+      row.host.push(((b1 - b0) * 1000) / modelSteps);
+      row.dispatches += c1.dispatches - c0.dispatches;
+      row.submits += c1.submits - c0.submits;
+      row.buffers += c1.buffers - c0.buffers;
+      row.readBytes += c1.readBytes - c0.readBytes;
+      row.modelSteps += modelSteps;
     }
-    console.log(`  round ${r + 1}: actlab ${fmt(perStep.actlab!.at(-1)!)}/step, tfjs ${fmt(perStep.tfjs!.at(-1)!)}/step`);
+    log(`  round ${r + 1}: ` + names.map((n) => `${n} ${fmt(rows[n]!.wall.at(-1)!)}`).join(', ') + ' per model-step');
   }
-  const ratios = perStep.actlab!.map((a, i) => a / perStep.tfjs![i]!);
-  const losses = await page.evaluate(async () => [await window.bench.contenders.actlab.loss(), await window.bench.contenders.tfjs.loss()]);
+
+  const contenders = names.map((name) => {
+    const row = rows[name]!;
+    const [library, ...rest] = name.split('-');
+    return {
+      name,
+      library,
+      variant: rest.join('-'),
+      backend: setup.contenders[name]!.backend,
+      models: setup.contenders[name]!.models,
+      ms_per_model_step: round3(median(row.wall)),
+      host_ms_per_model_step: round3(median(row.host)),
+      dispatches_per_model_step: round3(row.dispatches / row.modelSteps),
+      submits_per_model_step: round3(row.submits / row.modelSteps),
+      buffers_per_model_step: round3(row.buffers / row.modelSteps),
+      read_bytes_per_model_step: round3(row.readBytes / row.modelSteps),
+      first_step_ms: round3(first[name]!),
+    };
+  });
+  // ActLab's best configuration by each measure, against each peer: median of per-round ratios.
+  const ours = names.filter((n) => n.startsWith('actlab'));
+  const best = (key: 'wall' | 'host'): string | undefined =>
+    [...ours].sort((a, b) => median(rows[a]![key]) - median(rows[b]![key]))[0];
+  const ratio = (key: 'wall' | 'host', peer: string): number | null => {
+    const a = best(key);
+    if (!a || !rows[peer]) return null;
+    return round3(median(rows[a]![key].map((x, i) => x / rows[peer]![key][i]!)));
+  };
+  const ratios = {
+    wall_vs_tfjs_webgpu: ratio('wall', 'tfjs-webgpu'),
+    host_vs_tfjs_webgpu: ratio('host', 'tfjs-webgpu'),
+    wall_vs_jaxjs_webgpu: ratio('wall', 'jaxjs-webgpu'),
+    host_vs_jaxjs_webgpu: ratio('host', 'jaxjs-webgpu'),
+    best_wall: best('wall') ?? null,
+    best_host: best('host') ?? null,
+  };
   const wasm = readFileSync('pkg/actlab_bg.wasm');
-  console.log('');
-  console.log('| | ActLab | TF.js webgpu |');
-  console.log('|---|---|---|');
-  console.log(`| ms/step (median of ${rounds}) | ${median(perStep.actlab!).toFixed(1)} | ${median(perStep.tfjs!).toFixed(1)} |`);
-  console.log(`| ms/step min-max | ${Math.min(...perStep.actlab!).toFixed(1)}-${Math.max(...perStep.actlab!).toFixed(1)} | ${Math.min(...perStep.tfjs!).toFixed(1)}-${Math.max(...perStep.tfjs!).toFixed(1)} |`);
-  console.log(`| of which the page's thread (median) | ${median(hostPerStep.actlab!).toFixed(1)} | ${median(hostPerStep.tfjs!).toFixed(1)} |`);
-  console.log(`| first step (build + compile) | ${fmt(first.actlab!)} | ${fmt(first.tfjs!)} |`);
-  console.log(`| loss after the last step | ${losses[0]!.toFixed(4)} | ${losses[1]!.toFixed(4)} |`);
-  console.log('');
-  console.log(`ratio ActLab / TF.js ms per step: median ${median(ratios).toFixed(3)}, ` +
-    `min ${Math.min(...ratios).toFixed(3)}, max ${Math.max(...ratios).toFixed(3)} (under 1: ActLab is faster)`);
-  console.log(`wasm: ${(wasm.length / 2 ** 20).toFixed(2)} MiB, ${(gzipSync(wasm, { level: 9 }).length / 2 ** 20).toFixed(2)} MiB gzip -9`);
-  console.log('No CPU fallback in the browser (the crate\'s CPU backend is native only), so no TF.js wasm comparison.');
+  const wasmGzipMiB = round3(gzipSync(wasm, { level: 9 }).length / 2 ** 20);
+
+  log('');
+  log('| contender | models | wall ms/model-step | host ms/model-step | dispatches | submits | buffers | bytes read | first step |');
+  log('|---|---|---|---|---|---|---|---|---|');
+  for (const c of contenders) {
+    log(`| ${c.name} | ${c.models} | ${c.ms_per_model_step.toFixed(1)} | ${c.host_ms_per_model_step.toFixed(2)} | ` +
+      `${c.dispatches_per_model_step.toFixed(1)} | ${c.submits_per_model_step.toFixed(2)} | ${c.buffers_per_model_step.toFixed(2)} | ` +
+      `${c.read_bytes_per_model_step.toFixed(0)} | ${fmt(c.first_step_ms)} |`);
+  }
+  log('(per model-step; wall and host: medians over rounds; the rest: totals over all rounds divided by model-steps)');
+  log('');
+  log(`ratios, ActLab's best (wall: ${ratios.best_wall}, host: ${ratios.best_host}) / peer, median per round: ` +
+    `wall vs TF.js ${ratios.wall_vs_tfjs_webgpu}, host vs TF.js ${ratios.host_vs_tfjs_webgpu}, ` +
+    `wall vs jax-js ${ratios.wall_vs_jaxjs_webgpu}, host vs jax-js ${ratios.host_vs_jaxjs_webgpu} (under 1: ActLab is better)`);
+  log(`wasm: ${(wasm.length / 2 ** 20).toFixed(2)} MiB, ${wasmGzipMiB} MiB gzip -9`);
+  for (const [name, times] of profiles) {
+    const per = rows[name]!.modelSteps;
+    const top = [...times].sort((a, b) => b[1] - a[1]).slice(0, 5);
+    log(`main-thread profile, ${name}, top five by self time (ms per model-step): ` +
+      top.map(([f, ms]) => `${f} ${(ms / per).toFixed(3)}`).join('; '));
+  }
+  if (values.json) {
+    console.log(JSON.stringify({
+      adapter: setup.adapter,
+      chromium: browser.version(),
+      rounds,
+      steps,
+      contenders,
+      ratios,
+      wasm_gzip_mib: wasmGzipMiB,
+    }));
+  }
 } finally {
   await browser.close();
   await server.close();

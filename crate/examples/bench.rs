@@ -4,12 +4,22 @@
 //! Each device runs twice: batches assembled on the host and uploaded every step (the old
 //! path), and batches gathered on the device from a dataset uploaded once (the path we use).
 //!
-//! `cargo run --release -p actlab --example bench -- [steps] [flex|wgpu|all]`
+//! Then the compiled step (`jit`) on the same wgpu device: one model, and a stack of the six
+//! activations (per *model*-step: a stack step counts six), one submit per step and 64 steps per
+//! submit, with both matmul tilings. `host` is the calling thread's time inside the step calls
+//! (encoding and submitting); the rest of `wall` is the GPU.
+//!
+//! `profile` prints each compiled kernel's GPU time alone (µs per dispatch, `steps` dispatches
+//! each, at most 200), for one model and a stack of six, under several tilings.
+//!
+//! `cargo run --release -p actlab --example bench -- [steps] [flex|wgpu|jit|profile|all]`
 
 use std::time::Instant;
 
 use actlab::data::{Dataset, DeviceDataset, FashionMnist, epoch_batches, train_val_split};
 use actlab::device;
+use actlab::jit::{self, Program, StackState, Tiling};
+use actlab::mlp::Activation;
 use actlab::prng::{key, split};
 use actlab::train::{Batch, TrainConfig, TrainState, train_step};
 use burn::tensor::Device;
@@ -52,6 +62,87 @@ fn bench(name: &str, dev: &Device, data: &Dataset, steps: usize) {
     time_steps(&format!("{name}, device batches"), dev, steps, gathered);
 }
 
+/// The compiled step: `models` copies of the tutorial MLP (the six activations in turn), `per`
+/// steps per submit.
+fn bench_jit(
+    gpu: &device::Gpu,
+    data: &Dataset,
+    steps: usize,
+    models: usize,
+    tiling: Tiling,
+    per: usize,
+) {
+    let h = match gpu.handles() {
+        Ok(h) => h,
+        Err(e) => return println!("jit: {e}"),
+    };
+    let configs: Vec<TrainConfig> = (0..models)
+        .map(|i| TrainConfig {
+            activation: Activation::ALL[i % 6],
+            ..TrainConfig::default()
+        })
+        .collect();
+    let t0 = Instant::now();
+    let program = Program::compile(h, &configs, 256, Some(tiling)).expect("compile");
+    let up = jit::Data::upload(h, data).expect("upload");
+    let epoch = up.epoch(split(key(0), 2)[1], 256).expect("epoch");
+    let mut state = StackState::init(&program, &vec![split(key(0), 2)[0]; models]).expect("init");
+    let (next, m) = jit::train_step(state, &epoch.batch(0).expect("batch")).expect("step");
+    pollster::block_on(jit::read_metrics(&[m])).expect("read");
+    let first = t0.elapsed().as_secs_f64() * 1e3;
+    state = next;
+    let batches: Vec<_> = (1..=steps)
+        .map(|i| epoch.batch(i % epoch.batches()).expect("batch"))
+        .collect();
+    let t1 = Instant::now();
+    let mut host = 0.0;
+    let mut last = Vec::new();
+    for chunk in batches.chunks(per) {
+        let t = Instant::now();
+        let (next, m) = jit::train_steps(state, chunk).expect("steps");
+        host += t.elapsed().as_secs_f64();
+        state = next;
+        last = m;
+    }
+    let values = pollster::block_on(jit::read_metrics(&last[last.len() - 1..])).expect("read");
+    let wall = t1.elapsed().as_secs_f64() * 1e3 / (steps * models) as f64;
+    let host = host * 1e3 / (steps * models) as f64;
+    let losses: Vec<String> = values[0].iter().map(|v| format!("{:.3}", v.loss)).collect();
+    println!(
+        "jit {models} model(s), {tiling:?}, {per}/submit: first step {first:>8.1} ms   {wall:>7.3} ms/model-step   host {host:>6.3} ms/model-step   {:.2} dispatches/model-step   {:.3} submits/model-step   losses {}",
+        program.dispatches_per_step() as f64 / models as f64,
+        1.0 / (per.min(steps) * models) as f64,
+        losses.join(" ")
+    );
+}
+
+/// Each kernel of the compiled step alone: where the GPU time goes.
+fn profile_jit(gpu: &device::Gpu, data: &Dataset, models: usize, tiling: Tiling, reps: usize) {
+    let Ok(h) = gpu.handles() else { return };
+    let configs: Vec<TrainConfig> = (0..models)
+        .map(|i| TrainConfig {
+            activation: Activation::ALL[i % 6],
+            ..TrainConfig::default()
+        })
+        .collect();
+    let program = Program::compile(h, &configs, 256, Some(tiling)).expect("compile");
+    let up = jit::Data::upload(h, data).expect("upload");
+    let batch = up
+        .epoch(key(0), 256)
+        .expect("epoch")
+        .batch(0)
+        .expect("batch");
+    let mut state = StackState::init(&program, &vec![key(0); models]).expect("init");
+    let times = state.profile(&batch, reps).expect("profile");
+    let total: f64 = times.iter().map(|t| t.1).sum();
+    let each: Vec<String> = times.iter().map(|(n, us)| format!("{n} {us:.1}")).collect();
+    println!(
+        "profile, {models} model(s), {:?}: {total:.1} us/step in all; us per dispatch: {}",
+        program.tiling(),
+        each.join(", ")
+    );
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let steps: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(20);
@@ -68,10 +159,47 @@ fn main() {
     if which == "flex" || which == "all" {
         bench("flex (CPU)", &device::cpu(), &train, steps);
     }
-    if which == "wgpu" || which == "all" {
-        match pollster::block_on(device::gpu()) {
-            Ok(dev) => bench("wgpu (default adapter)", &dev, &train, steps),
-            Err(e) => println!("wgpu: {e}"),
+    if ["wgpu", "jit", "profile", "all"].contains(&which.as_str()) {
+        let gpu = match pollster::block_on(device::shared_gpu()) {
+            Ok(gpu) => gpu,
+            Err(e) => return println!("wgpu: {e}"),
+        };
+        if let Some(h) = &gpu.wgpu {
+            let info = h.device.adapter_info();
+            println!(
+                "adapter: {} ({:?}, {})",
+                info.name, info.backend, info.driver
+            );
+        }
+        if which == "profile" {
+            let t = |unroll, split| Tiling {
+                unroll,
+                split,
+                ..Tiling::GPU
+            };
+            for tiling in [
+                Tiling::GPU,
+                Tiling::SOFTWARE,
+                t(8, 1),
+                t(8, 4),
+                t(4, 2),
+                t(2, 4),
+            ] {
+                for models in [1, 6] {
+                    profile_jit(&gpu, &train, models, tiling, steps.min(200));
+                }
+            }
+            return;
+        }
+        if which != "jit" {
+            bench("wgpu (default adapter)", &gpu.device, &train, steps);
+        }
+        for tiling in [Tiling::GPU, Tiling::SOFTWARE] {
+            for models in [1, 6] {
+                for per in [1, 64] {
+                    bench_jit(&gpu, &train, steps, models, tiling, per);
+                }
+            }
         }
     }
 }

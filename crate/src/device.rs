@@ -17,6 +17,32 @@ pub fn cpu() -> Device {
 /// asynchronously; natively it can be driven by any executor. Burn registers one runtime per
 /// adapter for the whole process: a second call returns a handle to that same device.
 pub async fn gpu() -> Result<Device, Error> {
+    Ok(gpu_of(DeviceKind::DefaultDevice).await?.0.device)
+}
+
+/// A GPU shared by the Burn path and compiled steps: Burn's device and the wgpu handles
+/// behind it (`None` where Burn's runtime for that adapter was registered before, by an
+/// earlier `gpu()`, and its handles can no longer be had).
+#[derive(Clone, Debug)]
+pub struct Gpu {
+    pub device: Device,
+    pub wgpu: Option<crate::jit::Handles>,
+}
+
+impl Gpu {
+    /// The handles a compiled step needs, or an error saying why there are none.
+    pub fn handles(&self) -> Result<&crate::jit::Handles, Error> {
+        self.wgpu.as_ref().ok_or_else(|| {
+            Error::Device(
+                "this GPU was registered with Burn before ActLab could keep its wgpu handles: create the GPU once (device::shared_gpu natively, Gpu.create() in the browser) and share it".into(),
+            )
+        })
+    }
+}
+
+/// The default adapter as a [`Gpu`]: create it once and clone it.
+#[cfg(not(target_arch = "wasm32"))]
+pub async fn shared_gpu() -> Result<Gpu, Error> {
     Ok(gpu_of(DeviceKind::DefaultDevice).await?.0)
 }
 
@@ -25,7 +51,7 @@ pub async fn gpu() -> Result<Device, Error> {
 /// device's runtime cannot be revived). Also returns the browser's `GPUDevice`, whose `lost`
 /// promise reports a loss.
 #[cfg(target_arch = "wasm32")]
-pub async fn browser_gpu(generation: usize) -> Result<(Device, wasm_bindgen::JsValue), Error> {
+pub async fn browser_gpu(generation: usize) -> Result<(Gpu, wasm_bindgen::JsValue), Error> {
     let kind = match generation {
         0 => DeviceKind::DefaultDevice,
         // In the browser every kind but IntegratedGpu asks for the high-performance adapter.
@@ -35,11 +61,11 @@ pub async fn browser_gpu(generation: usize) -> Result<(Device, wasm_bindgen::JsV
 }
 
 #[cfg(not(target_arch = "wasm32"))]
-async fn gpu_of(kind: DeviceKind) -> Result<(Device, ()), Error> {
+async fn gpu_of(kind: DeviceKind) -> Result<(Gpu, ()), Error> {
     created(
         Device::wgpu_options()
             .device_kind(kind.clone())
-            .init_async()
+            .init_with_setup_async()
             .await,
         kind,
     )
@@ -47,12 +73,12 @@ async fn gpu_of(kind: DeviceKind) -> Result<(Device, ()), Error> {
 }
 
 #[cfg(target_arch = "wasm32")]
-async fn gpu_of(kind: DeviceKind) -> Result<(Device, wasm_bindgen::JsValue), Error> {
+async fn gpu_of(kind: DeviceKind) -> Result<(Gpu, wasm_bindgen::JsValue), Error> {
     use wasm_bindgen::JsCast;
     let patch = prepare_browser().await;
     let made = Device::wgpu_options()
         .device_kind(kind.clone())
-        .init_async()
+        .init_with_setup_async()
         .await;
     let get = |name: &str| js_sys::Reflect::get(&patch, &name.into()).unwrap_or_default();
     if let Ok(restore) = get("restore").dyn_into::<js_sys::Function>() {
@@ -61,10 +87,19 @@ async fn gpu_of(kind: DeviceKind) -> Result<(Device, wasm_bindgen::JsValue), Err
     Ok((created(made, kind)?, get("device")))
 }
 
-fn created(made: Result<Device, WgpuInitError>, kind: DeviceKind) -> Result<Device, Error> {
+fn created(
+    made: Result<(Device, burn::tensor::wgpu::WgpuSetup), WgpuInitError>,
+    kind: DeviceKind,
+) -> Result<Gpu, Error> {
     match made {
-        Ok(device) => Ok(device),
-        Err(WgpuInitError::Registration { .. }) => Ok(Device::wgpu(kind)),
+        Ok((device, setup)) => Ok(Gpu {
+            device,
+            wgpu: Some(crate::jit::Handles::new(setup.device, setup.queue)),
+        }),
+        Err(WgpuInitError::Registration { .. }) => Ok(Gpu {
+            device: Device::wgpu(kind),
+            wgpu: None,
+        }),
         Err(e) => Err(Error::Device(format!("cannot initialise WebGPU/wgpu: {e}"))),
     }
 }

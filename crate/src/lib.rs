@@ -14,6 +14,7 @@ pub mod checkpoint;
 pub mod data;
 pub mod device;
 pub mod init;
+pub mod jit;
 pub mod matmul;
 pub mod mlp;
 pub mod optim;

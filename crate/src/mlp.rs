@@ -142,6 +142,38 @@ pub struct HostDense {
     pub bias: Vec<f32>,
 }
 
+/// `MLP.init(key, ...)["params"]` on the host, as Flax computes it: layer `i`'s kernel comes
+/// from the key Flax derives for `Dense_i` (counter 1) and its bias from counter 2.
+pub fn init_host(
+    key: Key,
+    config: &MlpConfig,
+    kernel_init: KernelInit,
+    bias_init: BiasInit,
+) -> Result<Vec<HostDense>, Error> {
+    config.validate()?;
+    Ok(config
+        .layer_dims()
+        .into_iter()
+        .enumerate()
+        .map(|(i, (fan_in, fan_out))| HostDense {
+            kernel_shape: [fan_in, fan_out],
+            kernel: kernel_init.sample(dense_param_key(key, i, 1), fan_in, fan_out),
+            bias: bias_init.sample(dense_param_key(key, i, 2), fan_in, fan_out),
+        })
+        .collect())
+}
+
+impl HostDense {
+    /// Zeros of the same shape (optimizer state).
+    pub fn zeros_like(&self) -> HostDense {
+        HostDense {
+            kernel_shape: self.kernel_shape,
+            kernel: vec![0.0; self.kernel.len()],
+            bias: vec![0.0; self.bias.len()],
+        }
+    }
+}
+
 impl Params {
     /// `MLP.init(key, ...)["params"]` exactly as Flax computes it: layer `i`'s kernel comes from
     /// the key Flax derives for `Dense_i` (counter 1) and its bias from counter 2.
@@ -152,17 +184,7 @@ impl Params {
         bias_init: BiasInit,
         device: &Device,
     ) -> Result<Params, Error> {
-        config.validate()?;
-        let host: Vec<HostDense> = config
-            .layer_dims()
-            .into_iter()
-            .enumerate()
-            .map(|(i, (fan_in, fan_out))| HostDense {
-                kernel_shape: [fan_in, fan_out],
-                kernel: kernel_init.sample(dense_param_key(key, i, 1), fan_in, fan_out),
-                bias: bias_init.sample(dense_param_key(key, i, 2), fan_in, fan_out),
-            })
-            .collect();
+        let host = init_host(key, config, kernel_init, bias_init)?;
         Ok(Params::from_host(&host, device))
     }
 

@@ -51,3 +51,24 @@ async fn train_steps_lower_the_loss_on_webgpu() {
     let w = read_f32(state.params.layers[0].bias.clone()).await.unwrap();
     assert_eq!(w.len(), 32);
 }
+
+/// A device for one compiled-step test: generation `n` (not `gpu()`'s 0, nor another test's),
+/// so Burn registers it afresh and hands back its wgpu handles.
+async fn jit_gpu(n: usize) -> actlab::device::Gpu {
+    actlab::device::browser_gpu(n)
+        .await
+        .expect("WebGPU device")
+        .0
+}
+
+#[wasm_bindgen_test]
+async fn compiled_stack_matches_the_burn_path_in_the_browser() {
+    let gpu = jit_gpu(1).await;
+    common::jit::all_six_match_burn(&gpu, actlab::optim::Optimizer::default()).await;
+    common::jit::all_six_match_burn(&gpu, common::jit::adam()).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_model_out_of_a_compiled_stack_and_back_trains_on_unchanged_in_the_browser() {
+    common::jit::model_out_and_back(&jit_gpu(2).await).await;
+}

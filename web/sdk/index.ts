@@ -7,6 +7,7 @@ import { cacheFashionFiles, loadFashionFiles, type LoadOptions } from './loader.
 import type { Activation, DeviceLoss, Key, MetricValues, TrainConfig } from './types.js';
 
 export { Gpu, FashionData, GpuSplit, Epoch, Batch, TrainState, Restored, key, split, foldIn, permutation } from '../../pkg/actlab.js';
+export { StackProgram, StackState, StackData, StackEpoch, StackBatch, StackMetrics } from '../../pkg/actlab.js';
 export * from './loader.js';
 export * from './types.js';
 
@@ -141,4 +142,62 @@ export function hiddenActivations(state: wasm.TrainState, batch: wasm.Batch): Pr
 /** Per hidden layer, the fraction of units that output 0 for every example of `split`. */
 export async function deadFractions(state: wasm.TrainState, split: wasm.GpuSplit): Promise<number[]> {
   return (await arrays(wasm.deadFractions(state, split))).map((a) => a[0]!);
+}
+
+// ---- compiled steps: ActLab's `jit`, many models in one step ----------------------------
+
+/**
+ * Compiles the train step once for a stack of models (same layer sizes and optimizer; each its
+ * own activation) at `batchSize` images per step: afterwards every step is one GPU submit.
+ */
+export function compileStack(gpu: wasm.Gpu, configs: TrainConfig[], batchSize: number): wasm.StackProgram {
+  return wasm.compileStack(gpu, configs, batchSize);
+}
+
+/** Every model's `init`: model k from `keys[k]` (pass the same key to give all the same start). */
+export function initStack(program: wasm.StackProgram, keys: Key[]): wasm.StackState {
+  const flat = new Uint32Array(keys.length * 2);
+  keys.forEach((k, i) => flat.set(k, 2 * i));
+  return wasm.initStack(program, flat);
+}
+
+/** Per-model metrics of a step, still on the GPU: read many at once with `readStackMetrics`. */
+export type PendingStackMetrics = wasm.StackMetrics;
+
+/**
+ * One step of every model on `batch`. Consumes `state` (its GPU buffers are updated in place,
+ * like JAX's donated arguments): use the returned state; the old one throws if used again.
+ */
+export function stackTrainStep(state: wasm.StackState, batch: wasm.StackBatch): { state: wasm.StackState; metrics: PendingStackMetrics } {
+  const out = wasm.stackTrainStep(state, batch);
+  try {
+    return { state: out.state, metrics: out.metrics[0]! };
+  } finally {
+    out.free(); // `state` stays a shell that says it was consumed if used again
+  }
+}
+
+/** `stackTrainStep` over many batches with one GPU submit per 64 steps (JAX's `scan`); the batches are consumed. */
+export function stackTrainSteps(state: wasm.StackState, batches: wasm.StackBatch[]): { state: wasm.StackState; metrics: PendingStackMetrics[] } {
+  const out = wasm.stackTrainSteps(state, batches);
+  try {
+    return { state: out.state, metrics: out.metrics };
+  } finally {
+    out.free(); // `state` stays a shell that says it was consumed if used again
+  }
+}
+
+/** Per-model loss and accuracy on `batch`; the state is unchanged. */
+export function stackEvalStep(state: wasm.StackState, batch: wasm.StackBatch): PendingStackMetrics {
+  return wasm.stackEvalStep(state, batch);
+}
+
+/** Reads many steps' metrics with one GPU readback: `[step][model]`. */
+export function readStackMetrics(pending: PendingStackMetrics[]): Promise<MetricValues[][]> {
+  return wasm.readStackMetrics(pending) as Promise<MetricValues[][]>;
+}
+
+/** Every model's predicted classes on `batch`, one `Uint32Array` per model. */
+export function stackPredict(state: wasm.StackState, batch: wasm.StackBatch): Promise<Uint32Array[]> {
+  return wasm.stackPredict(state, batch) as Promise<Uint32Array[]>;
 }

@@ -1,6 +1,7 @@
 //! Shared by the native and the wasm test binaries: reference data and checks.
 #![allow(dead_code)]
 
+pub mod jit;
 pub mod spec;
 
 use actlab::prng::{self, key};

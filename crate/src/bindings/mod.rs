@@ -12,16 +12,18 @@ use crate::mlp::Activation;
 use crate::prng;
 use crate::train::{self, TrainConfig};
 
-fn js_err(e: impl std::fmt::Display) -> JsError {
+mod jit;
+
+pub(crate) fn js_err(e: impl std::fmt::Display) -> JsError {
     JsError::new(&e.to_string())
 }
 
-fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsError> {
+pub(crate) fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsError> {
     v.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
         .map_err(js_err)
 }
 
-fn key_from(k: &[u32]) -> Result<prng::Key, JsError> {
+pub(crate) fn key_from(k: &[u32]) -> Result<prng::Key, JsError> {
     match k {
         [a, b] => Ok(prng::Key([*a, *b])),
         _ => Err(JsError::new(&format!(
@@ -73,6 +75,8 @@ pub fn permutation(key: &[u32], n: usize) -> Result<Vec<u32>, JsError> {
 #[wasm_bindgen]
 pub struct Gpu {
     device: Device,
+    /// The wgpu handles behind `device`, for compiled steps (`jit`).
+    handles: Option<crate::jit::Handles>,
     /// The browser's `GPUDevice` (undefined when this handle shares an earlier one's device).
     web: JsValue,
     generation: usize,
@@ -86,11 +90,12 @@ impl Gpu {
     }
 
     async fn generation(generation: usize) -> Result<Gpu, JsError> {
-        let (device, web) = crate::device::browser_gpu(generation)
+        let (gpu, web) = crate::device::browser_gpu(generation)
             .await
             .map_err(js_err)?;
         Ok(Gpu {
-            device,
+            device: gpu.device,
+            handles: gpu.wgpu,
             web,
             generation,
         })
@@ -126,7 +131,7 @@ pub struct FashionData {
 }
 
 /// Which part of the data a batch comes from.
-fn part<'a>(d: &'a FashionData, split: &str) -> Result<&'a Dataset, JsError> {
+pub(crate) fn part<'a>(d: &'a FashionData, split: &str) -> Result<&'a Dataset, JsError> {
     match split {
         "train" => Ok(&d.train),
         "val" => Ok(&d.val),
@@ -280,7 +285,7 @@ impl Epoch {
 
 /// A training state. Immutable: `trainStep` returns a new one.
 #[wasm_bindgen]
-pub struct TrainState(train::TrainState);
+pub struct TrainState(pub(crate) train::TrainState);
 
 #[wasm_bindgen]
 impl TrainState {

@@ -1,0 +1,194 @@
+//! The compiled step (`jit`) against the Burn path, natively on wgpu (lavapipe where there is
+//! no GPU): same key, same batches, same losses to 1e-5 relative over 50 steps, for all six
+//! activations with SGD and Adam; a stack's model k equals that model alone; one model taken
+//! out of a stack through a checkpoint and put back trains on unchanged. The shared checks are
+//! in `common/jit.rs` (the browser runs them too, `tests/wasm.rs`).
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use std::sync::OnceLock;
+
+use actlab::data::DeviceDataset;
+use actlab::device::{Gpu, shared_gpu};
+use actlab::jit::{self, Data, HostModel, Program, StackState};
+use actlab::mlp::Activation;
+use actlab::optim::Optimizer;
+use actlab::prng;
+use actlab::train::{self, TrainConfig, TrainState};
+use common::jit::*;
+
+/// One GPU per test process: Burn keeps one runtime per adapter.
+fn gpu() -> &'static Gpu {
+    static GPU: OnceLock<Gpu> = OnceLock::new();
+    GPU.get_or_init(|| pollster::block_on(shared_gpu()).expect("a wgpu adapter (lavapipe)"))
+}
+
+#[test]
+fn compiled_step_matches_burn_path_sgd() {
+    pollster::block_on(all_six_match_burn(gpu(), Optimizer::default()));
+}
+
+#[test]
+fn compiled_step_matches_burn_path_adam() {
+    pollster::block_on(all_six_match_burn(gpu(), adam()));
+}
+
+#[test]
+fn stacked_model_equals_the_model_alone() {
+    let g = gpu();
+    let h = g.handles().unwrap();
+    let data = Data::upload(h, &dataset(prng::key(5), 4 * BATCH)).unwrap();
+    let acts = [Activation::Tanh, Activation::Relu, Activation::Swish];
+    let keys = [prng::key(1), prng::key(2), prng::key(3)];
+    let configs: Vec<TrainConfig> = acts.iter().map(|&a| config(a, adam())).collect();
+    let stack = Program::compile(h, &configs, BATCH, None).unwrap();
+    let (stacked, state) = pollster::block_on(jit_losses(&stack, &keys, &data, prng::key(9), 20));
+    // Init: model k of the stack is `TrainState::init` of that model alone.
+    let fresh = StackState::init(&stack, &keys).unwrap();
+    for (k, cfg) in configs.iter().enumerate() {
+        let alone = TrainState::init(keys[k], cfg.clone(), &g.device).unwrap();
+        let expect = pollster::block_on(HostModel::of(&alone)).unwrap();
+        assert_eq!(pollster::block_on(fresh.model(k)).unwrap(), expect);
+    }
+    for (k, cfg) in configs.iter().enumerate() {
+        let single = Program::compile(h, std::slice::from_ref(cfg), BATCH, None).unwrap();
+        let (losses, _) =
+            pollster::block_on(jit_losses(&single, &keys[k..=k], &data, prng::key(9), 20));
+        let a: Vec<f32> = stacked.iter().map(|l| l[k]).collect();
+        let b: Vec<f32> = losses.iter().map(|l| l[0]).collect();
+        assert_close(&format!("{:?} in a stack vs alone", cfg.activation), &a, &b);
+    }
+    assert_eq!(state.step(), 20);
+}
+
+#[test]
+fn a_model_taken_out_through_a_checkpoint_and_put_back_trains_on_unchanged() {
+    pollster::block_on(model_out_and_back(gpu()));
+}
+
+#[test]
+fn evaluation_and_predictions_match_the_burn_path() {
+    let g = gpu();
+    let h = g.handles().unwrap();
+    let raw = dataset(prng::key(13), 100);
+    let data = Data::upload(h, &raw).unwrap();
+    let cfg = config(Activation::LeakyRelu, Optimizer::default());
+    let program = Program::compile(h, std::slice::from_ref(&cfg), BATCH, None).unwrap();
+    let key = prng::key(8);
+    let state = StackState::init(&program, &[key]).unwrap();
+    let burn = TrainState::init(key, cfg.clone(), &g.device).unwrap();
+    let on_device = DeviceDataset::upload(&raw, &g.device);
+    // The last chunk is partial (100 = 3 x 32 + 4): rows past it must not count.
+    let chunks = data.chunks(BATCH).unwrap();
+    assert_eq!(chunks.len(), 4);
+    let metrics = jit::eval_steps(&state, &chunks).unwrap();
+    let values = pollster::block_on(jit::read_metrics(&metrics)).unwrap();
+    for (i, v) in values.iter().enumerate() {
+        let n = chunks[i].len();
+        let batch = on_device.range(i * BATCH, n).unwrap();
+        let m = pollster::block_on(train::eval_step(&burn, &batch).unwrap().read()).unwrap();
+        assert_close(&format!("eval loss of chunk {i}"), &[v[0].loss], &[m.loss]);
+        assert_eq!(v[0].accuracy, m.accuracy, "eval accuracy of chunk {i}");
+        let classes = pollster::block_on(jit::predict(&state, &chunks[i])).unwrap();
+        let expect =
+            pollster::block_on(train::read_classes(train::predict(&burn, &batch).unwrap()))
+                .unwrap();
+        assert_eq!(classes[0], expect, "predictions of chunk {i}");
+    }
+}
+
+#[test]
+fn bad_stacks_and_batches_are_errors() {
+    let g = gpu();
+    let h = g.handles().unwrap();
+    let relu = config(Activation::Relu, Optimizer::default());
+    let mut wider = relu.clone();
+    wider.mlp.hidden = vec![64, 24];
+    let err = |r: Result<std::sync::Arc<Program>, actlab::Error>| r.unwrap_err().to_string();
+    assert!(err(Program::compile(h, &[], BATCH, None)).contains("at least one model"));
+    assert!(
+        err(Program::compile(h, &[relu.clone(), wider], BATCH, None)).contains("same layer sizes")
+    );
+    assert!(
+        err(Program::compile(
+            h,
+            &[relu.clone(), config(Activation::Relu, adam())],
+            BATCH,
+            None
+        ))
+        .contains("optimizer")
+    );
+    assert!(err(Program::compile(h, std::slice::from_ref(&relu), 0, None)).contains("batch"));
+    assert!(
+        err(Program::compile(
+            h,
+            std::slice::from_ref(&relu),
+            1 << 28,
+            None
+        ))
+        .contains("batch size")
+    );
+    let program = Program::compile(h, std::slice::from_ref(&relu), BATCH, None).unwrap();
+    assert!(
+        StackState::init(&program, &[])
+            .unwrap_err()
+            .to_string()
+            .contains("keys")
+    );
+    let data = Data::upload(h, &dataset(prng::key(1), 2 * BATCH)).unwrap();
+    assert!(data.range(0, 0).is_err() && data.range(60, 5).is_err());
+    assert!(data.epoch(prng::key(1), 0).is_err());
+    let epoch = data.epoch(prng::key(1), BATCH).unwrap();
+    assert!(epoch.batch(2).unwrap_err().to_string().contains("batch 2"));
+    let state = StackState::init(&program, &[prng::key(1)]).unwrap();
+    let too_big = data.range(0, BATCH + 1).unwrap();
+    assert!(
+        jit::eval_step(&state, &too_big)
+            .unwrap_err()
+            .to_string()
+            .contains("at most")
+    );
+    let model = pollster::block_on(state.model(0)).unwrap();
+    let mut later = model.clone();
+    later.step = 3;
+    assert!(
+        state
+            .with_model(0, &later)
+            .unwrap_err()
+            .to_string()
+            .contains("lockstep")
+    );
+}
+
+#[test]
+fn every_tiling_computes_the_same_step() {
+    // Unrolling keeps each output's sum in order (same bits); splitting the inner loop across
+    // invocations (GPUs' tiling, which lavapipe checks here) regroups it (1e-5).
+    let h = gpu().handles().unwrap();
+    let data = Data::upload(h, &dataset(prng::key(21), 4 * BATCH)).unwrap();
+    let configs: Vec<TrainConfig> = [Activation::Elu, Activation::Sigmoid]
+        .iter()
+        .map(|&a| config(a, adam()))
+        .collect();
+    let keys = [prng::key(1), prng::key(2)];
+    let run = |t: jit::Tiling| {
+        let p = Program::compile(h, &configs, BATCH, Some(t)).unwrap();
+        assert_eq!(p.tiling(), t);
+        let (losses, state) = pollster::block_on(jit_losses(&p, &keys, &data, prng::key(3), 6));
+        (losses, pollster::block_on(state.to_host()).unwrap())
+    };
+    let reference = run(jit::Tiling::SOFTWARE);
+    let unrolled = jit::Tiling {
+        split: 1,
+        unroll: 8,
+        ..jit::Tiling::GPU
+    };
+    assert_eq!(run(unrolled), reference);
+    let (losses, _) = run(jit::Tiling::GPU);
+    for k in 0..2 {
+        let a: Vec<f32> = losses.iter().map(|l| l[k]).collect();
+        let b: Vec<f32> = reference.0.iter().map(|l| l[k]).collect();
+        assert_close("split tiling", &a, &b);
+    }
+}
