@@ -172,19 +172,33 @@ fn main() {
             );
         }
         if which == "profile" {
-            let t = |unroll, split| Tiling {
+            // On a software adapter (SwiftShader natively: VK_ICD_FILENAMES), the CPU-shaped
+            // variants; on a GPU, the split and unrolled ones.
+            let soft = gpu.handles().map(|h| h.is_software()).unwrap_or(false);
+            let t = |unroll, split, spread| Tiling {
                 unroll,
                 split,
-                ..Tiling::GPU
+                spread,
+                ..if soft { Tiling::SOFTWARE } else { Tiling::GPU }
             };
-            for tiling in [
-                Tiling::GPU,
-                Tiling::SOFTWARE,
-                t(8, 1),
-                t(8, 4),
-                t(4, 2),
-                t(2, 4),
-            ] {
+            let wide = |x, y| Tiling {
+                x,
+                y,
+                ..t(4, 1, false)
+            };
+            let tilings = if soft {
+                vec![
+                    Tiling::SOFTWARE,
+                    t(1, 1, false),
+                    t(2, 1, false),
+                    t(8, 1, false),
+                    wide(8, 1),
+                    wide(16, 2),
+                ]
+            } else {
+                vec![Tiling::GPU, t(4, 4, true), t(8, 4, false), t(4, 2, false)]
+            };
+            for tiling in tilings {
                 for models in [1, 6] {
                     profile_jit(&gpu, &train, models, tiling, steps.min(200));
                 }

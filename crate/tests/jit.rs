@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 
 use actlab::data::DeviceDataset;
 use actlab::device::{Gpu, shared_gpu};
-use actlab::jit::{self, Data, HostModel, Program, StackState};
+use actlab::jit::{self, Data, Program, StackState};
 use actlab::mlp::Activation;
 use actlab::optim::Optimizer;
 use actlab::prng;
@@ -36,30 +36,7 @@ fn compiled_step_matches_burn_path_adam() {
 
 #[test]
 fn stacked_model_equals_the_model_alone() {
-    let g = gpu();
-    let h = g.handles().unwrap();
-    let data = Data::upload(h, &dataset(prng::key(5), 4 * BATCH)).unwrap();
-    let acts = [Activation::Tanh, Activation::Relu, Activation::Swish];
-    let keys = [prng::key(1), prng::key(2), prng::key(3)];
-    let configs: Vec<TrainConfig> = acts.iter().map(|&a| config(a, adam())).collect();
-    let stack = Program::compile(h, &configs, BATCH, None).unwrap();
-    let (stacked, state) = pollster::block_on(jit_losses(&stack, &keys, &data, prng::key(9), 20));
-    // Init: model k of the stack is `TrainState::init` of that model alone.
-    let fresh = StackState::init(&stack, &keys).unwrap();
-    for (k, cfg) in configs.iter().enumerate() {
-        let alone = TrainState::init(keys[k], cfg.clone(), &g.device).unwrap();
-        let expect = pollster::block_on(HostModel::of(&alone)).unwrap();
-        assert_eq!(pollster::block_on(fresh.model(k)).unwrap(), expect);
-    }
-    for (k, cfg) in configs.iter().enumerate() {
-        let single = Program::compile(h, std::slice::from_ref(cfg), BATCH, None).unwrap();
-        let (losses, _) =
-            pollster::block_on(jit_losses(&single, &keys[k..=k], &data, prng::key(9), 20));
-        let a: Vec<f32> = stacked.iter().map(|l| l[k]).collect();
-        let b: Vec<f32> = losses.iter().map(|l| l[0]).collect();
-        assert_close(&format!("{:?} in a stack vs alone", cfg.activation), &a, &b);
-    }
-    assert_eq!(state.step(), 20);
+    pollster::block_on(stack_equals_models_alone(gpu()));
 }
 
 #[test]
@@ -163,7 +140,7 @@ fn bad_stacks_and_batches_are_errors() {
 
 #[test]
 fn every_tiling_computes_the_same_step() {
-    // Unrolling keeps each output's sum in order (same bits); splitting the inner loop across
+    // Unrolling and spreading columns keep each output's sum in order (same bits); splitting the inner loop across
     // invocations (GPUs' tiling, which lavapipe checks here) regroups it (1e-5).
     let h = gpu().handles().unwrap();
     let data = Data::upload(h, &dataset(prng::key(21), 4 * BATCH)).unwrap();
@@ -185,6 +162,12 @@ fn every_tiling_computes_the_same_step() {
         ..jit::Tiling::GPU
     };
     assert_eq!(run(unrolled), reference);
+    let spread = jit::Tiling {
+        spread: true,
+        unroll: 1,
+        ..jit::Tiling::SOFTWARE
+    };
+    assert_eq!(run(spread), reference);
     let (losses, _) = run(jit::Tiling::GPU);
     for k in 0..2 {
         let a: Vec<f32> = losses.iter().map(|l| l[k]).collect();

@@ -72,3 +72,8 @@ async fn compiled_stack_matches_the_burn_path_in_the_browser() {
 async fn a_model_out_of_a_compiled_stack_and_back_trains_on_unchanged_in_the_browser() {
     common::jit::model_out_and_back(&jit_gpu(2).await).await;
 }
+
+#[wasm_bindgen_test]
+async fn a_stacked_model_equals_the_model_alone_in_the_browser() {
+    common::jit::stack_equals_models_alone(&jit_gpu(3).await).await;
+}

@@ -38,16 +38,20 @@ pub struct Tiling {
     /// Invocations that share one block of outputs, each summing a slice of the inner loop
     /// (added up through workgroup memory): more parallel work when a layer has few outputs.
     pub split: usize,
+    /// An invocation's 4 columns one workgroup width apart instead of adjacent.
+    pub spread: bool,
 }
 
 impl Tiling {
     /// Software adapters (SwiftShader, lavapipe) run a workgroup's invocations as SIMD lanes of
-    /// one CPU thread: 16 wide was fastest there (docs/benchmark.md).
+    /// one CPU thread: 16 wide was fastest there, and 4 inner steps' loads at once cut
+    /// SwiftShader's step by 27% (8 or 16 spill; docs/benchmark.md).
     pub const SOFTWARE: Tiling = Tiling {
         x: 16,
         y: 1,
-        unroll: 1,
+        unroll: 4,
         split: 1,
+        spread: false,
     };
     /// GPUs: 16x4 invocations, each of 4 slices of the inner loop, 4 inner steps' loads issued
     /// together. On an H200 the plain products were bound by one memory latency per inner step
@@ -58,7 +62,17 @@ impl Tiling {
         y: 4,
         unroll: 4,
         split: 4,
+        spread: false,
     };
+
+    /// The first column of an invocation in column tile `tile` (a WGSL expression).
+    fn col0(&self, tile: &str) -> String {
+        if self.spread {
+            format!("{tile} * {}u + l.x", self.x * C)
+        } else {
+            format!("({tile} * {}u + l.x) * {C}u", self.x)
+        }
+    }
 
     fn tiles(&self, m: usize, n: usize) -> (usize, usize) {
         (n.div_ceil(C * self.x), m.div_ceil(R * self.y))
@@ -187,8 +201,11 @@ impl Product<'_> {
         for i in 0..R {
             s += &format!("let r{i} = min(row0 + {i}u, {}u);\n", m - 1);
         }
+        // An invocation's columns: adjacent, or (spread) one workgroup width apart, so that
+        // neighbouring invocations read neighbouring addresses.
+        let cs = if t.spread { t.x } else { 1 };
         for j in 0..C {
-            s += &format!("let c{j} = min(col0 + {j}u, {}u);\n", n - 1);
+            s += &format!("let c{j} = min(col0 + {}u, {}u);\n", j * cs, n - 1);
         }
         for i in 0..R {
             for j in 0..C {
@@ -250,10 +267,11 @@ impl Product<'_> {
         for i in 0..R {
             for j in 0..C {
                 s += &format!(
-                    "if (row0 + {i}u < {m}u && col0 + {j}u < {n}u) {{ {} }}\n",
+                    "if (row0 + {i}u < {m}u && col0 + {}u < {n}u) {{ {} }}\n",
+                    j * cs,
                     (self.store)(
                         &format!("(row0 + {i}u)"),
-                        &format!("(col0 + {j}u)"),
+                        &format!("(col0 + {}u)", j * cs),
                         &format!("s{i}{j}")
                     )
                 );
@@ -360,8 +378,9 @@ pub fn forward(s: &Shape, l: usize) -> Kernel {
     src += &entry(
         t,
         &format!(
-            "tile((w.y * {}u + l.y) * {R}u, (w.x * {}u + l.x) * {C}u, w.z, l.z, cell);\n",
-            t.y, t.x
+            "tile((w.y * {}u + l.y) * {R}u, {}, w.z, l.z, cell);\n",
+            t.y,
+            t.col0("w.x")
         ),
     );
     let (tx, ty) = t.tiles(b, dout);
@@ -498,8 +517,9 @@ pub fn backward(s: &Shape, l: usize) -> Kernel {
     let mut bindings = vec![false, false, false, true];
     let tile = |f: &str, nx: usize, i: &str| {
         format!(
-            "{f}((({i}) / {nx}u * {}u + l.y) * {R}u, (({i}) % {nx}u * {}u + l.x) * {C}u, w.z, l.z, cell);\n",
-            t.y, t.x
+            "{f}((({i}) / {nx}u * {}u + l.y) * {R}u, {}, w.z, l.z, cell);\n",
+            t.y,
+            t.col0(&format!("(({i}) % {nx}u)"))
         )
     };
     let mut body = format!("if (w.x < {nw}u) {{ {} }}", tile("tile_w", wx, "w.x"));

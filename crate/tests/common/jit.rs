@@ -181,3 +181,30 @@ pub async fn model_out_and_back(gpu: &actlab::device::Gpu) {
     let (_, m) = run(state, 5, 10);
     assert_eq!(jit::read_metrics(&m).await.unwrap(), uninterrupted);
 }
+
+/// A stack's model k: initialised as `TrainState::init` of that model alone with its key, and
+/// trained as a stack of one (the same losses, 1e-5; per-model metrics).
+pub async fn stack_equals_models_alone(gpu: &actlab::device::Gpu) {
+    use actlab::jit::HostModel;
+    let h = gpu.handles().unwrap();
+    let data = Data::upload(h, &dataset(prng::key(5), 4 * BATCH)).unwrap();
+    let acts = [Activation::Tanh, Activation::Relu, Activation::Swish];
+    let keys = [prng::key(1), prng::key(2), prng::key(3)];
+    let configs: Vec<TrainConfig> = acts.iter().map(|&a| config(a, adam())).collect();
+    let stack = Program::compile(h, &configs, BATCH, None).unwrap();
+    let (stacked, state) = jit_losses(&stack, &keys, &data, prng::key(9), 20).await;
+    let fresh = StackState::init(&stack, &keys).unwrap();
+    for (k, cfg) in configs.iter().enumerate() {
+        let alone = TrainState::init(keys[k], cfg.clone(), &gpu.device).unwrap();
+        let expect = HostModel::of(&alone).await.unwrap();
+        assert_eq!(fresh.model(k).await.unwrap(), expect);
+    }
+    for (k, cfg) in configs.iter().enumerate() {
+        let single = Program::compile(h, std::slice::from_ref(cfg), BATCH, None).unwrap();
+        let (losses, _) = jit_losses(&single, &keys[k..=k], &data, prng::key(9), 20).await;
+        let a: Vec<f32> = stacked.iter().map(|l| l[k]).collect();
+        let b: Vec<f32> = losses.iter().map(|l| l[0]).collect();
+        assert_close(&format!("{:?} in a stack vs alone", cfg.activation), &a, &b);
+    }
+    assert_eq!(state.step(), 20);
+}
