@@ -15,22 +15,12 @@
 // whole chain of earlier steps' pending kernels along), so each step is submitted as it is
 // issued (see `submit`); that reads nothing back from the GPU.
 import { blockUntilReady, init, jit, nn, numpy as np, valueAndGrad } from '@jax-js/jax';
+import type { Contender, RunTime } from './main.js';
 
 const BATCH = 256;
 const LAYERS = [784, 512, 256, 256, 128, 10];
 const LR = 0.01;
 const MOMENTUM = 0.9;
-
-export interface RunTime {
-  ms: number;
-  hostMs: number;
-}
-
-export interface Contender {
-  warm(): Promise<number>;
-  run(steps: number): Promise<RunTime>;
-  loss(): Promise<number>;
-}
 
 // A `type` alias, not an interface: jax-js's JsTree typing needs one.
 type Params = { w: np.Array; b: np.Array }[];

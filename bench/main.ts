@@ -12,7 +12,7 @@ import '@tensorflow/tfjs-backend-webgpu';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { Gpu, key, load, loadFashionMnist, split, init, trainStep, type PendingMetrics } from '../web/sdk/index.js';
 import { ACTIVATIONS, compileStack, initStack, readStackMetrics, stackTrainStep, type PendingStackMetrics } from '../web/sdk/index.js';
-import type { Epoch, GpuSplit, StackData, StackEpoch, StackState, TrainState } from '../web/sdk/index.js';
+import type { GpuSplit, StackData, StackState, TrainState } from '../web/sdk/index.js';
 import { jaxjs } from './jaxjs.js';
 
 /** What the contenders ask of WebGPU, counted by wrapping its API before anyone uses it. */
@@ -87,21 +87,30 @@ function contender(prepare: () => void, steps: (n: number) => void, finish: () =
   };
 }
 
-function actlab(gpu: Gpu, train: GpuSplit): Contender {
+/** The next batch of an endless run of epochs, all in `orderKey`'s order (ActLab's contenders). */
+function batches<B>(epochOf: (orderKey: Uint32Array) => { batches: number; batch(i: number): B; free(): void }): { initKey: Uint32Array; next: () => B } {
   const keys = split(key(0), 2);
   const [initKey, orderKey] = [keys.slice(0, 2), keys.slice(2)];
-  let state: TrainState | undefined;
-  let epoch: Epoch = train.epoch(orderKey, BATCH);
+  let epoch = epochOf(orderKey);
   let cursor = 0;
+  const next = (): B => {
+    if (cursor === epoch.batches) {
+      epoch.free();
+      epoch = epochOf(orderKey);
+      cursor = 0;
+    }
+    return epoch.batch(cursor++);
+  };
+  return { initKey, next };
+}
+
+function actlab(gpu: Gpu, train: GpuSplit): Contender {
+  const { initKey, next } = batches((k) => train.epoch(k, BATCH));
+  let state: TrainState | undefined;
   let last: PendingMetrics | undefined;
   const steps = (n: number): void => {
     for (let i = 0; i < n; i++) {
-      if (cursor === epoch.batches) {
-        epoch.free();
-        epoch = train.epoch(orderKey, BATCH);
-        cursor = 0;
-      }
-      const batch = epoch.batch(cursor++);
+      const batch = next();
       const out = trainStep(state!, batch);
       batch.free();
       state!.free();
@@ -123,20 +132,12 @@ function actlab(gpu: Gpu, train: GpuSplit): Contender {
 
 /** ActLab's compiled step: `models` copies of the MLP (the six activations in turn) in one stack. */
 function actlabJit(gpu: Gpu, train: StackData, models: number): Contender {
-  const keys = split(key(0), 2);
-  const [initKey, orderKey] = [keys.slice(0, 2), keys.slice(2)];
+  const { initKey, next } = batches((k) => train.epoch(k, BATCH));
   let state: StackState | undefined;
-  let epoch: StackEpoch = train.epoch(orderKey, BATCH);
-  let cursor = 0;
   let last: PendingStackMetrics | undefined;
   const steps = (n: number): void => {
     for (let i = 0; i < n; i++) {
-      if (cursor === epoch.batches) {
-        epoch.free();
-        epoch = train.epoch(orderKey, BATCH);
-        cursor = 0;
-      }
-      const batch = epoch.batch(cursor++);
+      const batch = next();
       const out = stackTrainStep(state!, batch);
       batch.free();
       last?.free();
