@@ -181,19 +181,12 @@ fn main() {
                 spread,
                 ..if soft { Tiling::SOFTWARE } else { Tiling::GPU }
             };
-            let wide = |x, y| Tiling {
-                x,
-                y,
-                ..t(4, 1, false)
-            };
             let tilings = if soft {
                 vec![
                     Tiling::SOFTWARE,
+                    Tiling::GPU,
                     t(1, 1, false),
                     t(2, 1, false),
-                    t(8, 1, false),
-                    wide(8, 1),
-                    wide(16, 2),
                 ]
             } else {
                 vec![Tiling::GPU, t(4, 4, true), t(8, 4, false), t(4, 2, false)]

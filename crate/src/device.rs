@@ -68,6 +68,7 @@ async fn gpu_of(kind: DeviceKind) -> Result<(Gpu, ()), Error> {
             .init_with_setup_async()
             .await,
         kind,
+        None,
     )
     .map(|d| (d, ()))
 }
@@ -75,7 +76,7 @@ async fn gpu_of(kind: DeviceKind) -> Result<(Gpu, ()), Error> {
 #[cfg(target_arch = "wasm32")]
 async fn gpu_of(kind: DeviceKind) -> Result<(Gpu, wasm_bindgen::JsValue), Error> {
     use wasm_bindgen::JsCast;
-    let patch = prepare_browser().await;
+    let (patch, software) = prepare_browser().await;
     let made = Device::wgpu_options()
         .device_kind(kind.clone())
         .init_with_setup_async()
@@ -84,17 +85,22 @@ async fn gpu_of(kind: DeviceKind) -> Result<(Gpu, wasm_bindgen::JsValue), Error>
     if let Ok(restore) = get("restore").dyn_into::<js_sys::Function>() {
         let _ = restore.call0(&wasm_bindgen::JsValue::NULL);
     }
-    Ok((created(made, kind)?, get("device")))
+    Ok((created(made, kind, Some(software))?, get("device")))
 }
 
 fn created(
     made: Result<(Device, burn::tensor::wgpu::WgpuSetup), WgpuInitError>,
     kind: DeviceKind,
+    software: Option<bool>,
 ) -> Result<Gpu, Error> {
     match made {
         Ok((device, setup)) => Ok(Gpu {
             device,
-            wgpu: Some(crate::jit::Handles::new(setup.device, setup.queue)),
+            wgpu: Some(crate::jit::Handles::new(
+                setup.device,
+                setup.queue,
+                software,
+            )),
         }),
         Err(WgpuInitError::Registration { .. }) => Ok(Gpu {
             device: Device::wgpu(kind),
@@ -105,13 +111,21 @@ fn created(
 }
 
 /// Everything the browser needs before our device is created (see each function); returns
-/// the scoped `requestDevice` patch (`restore()` undoes it; `device` is the device it made).
+/// the scoped `requestDevice` patch (`restore()` undoes it; `device` is the device it made) and
+/// whether the adapter is a CPU implementation (wgpu's adapter info in the browser does not
+/// say).
 #[cfg(target_arch = "wasm32")]
-async fn prepare_browser() -> js_sys::Object {
+async fn prepare_browser() -> (js_sys::Object, bool) {
     run_constructors_once();
     log_to_console();
-    cheap_autotune_on_software_adapter().await;
-    request_subgroups()
+    let software = wasm_bindgen_futures::JsFuture::from(is_software_adapter())
+        .await
+        .map(|v| v.is_truthy())
+        .unwrap_or(false);
+    if software {
+        cheap_autotune();
+    }
+    (request_subgroups(), software)
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -149,23 +163,15 @@ fn log_to_console() {
 /// once or twice instead of 3 to 10 times; real GPUs keep CubeCL's defaults. Must run before
 /// CubeCL first reads its configuration; if it already has, the defaults stay (no error).
 #[cfg(target_arch = "wasm32")]
-async fn cheap_autotune_on_software_adapter() {
+fn cheap_autotune() {
     use cubecl_runtime::config::{CubeClRuntimeConfig, RuntimeConfig, autotune::AutotuneLevel};
-    let software = wasm_bindgen_futures::JsFuture::from(is_software_adapter())
-        .await
-        .map(|v| v.is_truthy())
-        .unwrap_or(false);
-    if software {
-        let mut config = CubeClRuntimeConfig::default();
-        config.autotune.level = AutotuneLevel::Minimal;
-        config.autotune.bench.min_samples = 1;
-        config.autotune.bench.max_samples = 2;
-        config.autotune.bench.short_circuit_samples = 1;
-        if !CubeClRuntimeConfig::try_set(config) {
-            log::warn!(
-                "actlab: CubeCL's configuration was already read; autotune keeps its defaults"
-            );
-        }
+    let mut config = CubeClRuntimeConfig::default();
+    config.autotune.level = AutotuneLevel::Minimal;
+    config.autotune.bench.min_samples = 1;
+    config.autotune.bench.max_samples = 2;
+    config.autotune.bench.short_circuit_samples = 1;
+    if !CubeClRuntimeConfig::try_set(config) {
+        log::warn!("actlab: CubeCL's configuration was already read; autotune keeps its defaults");
     }
 }
 

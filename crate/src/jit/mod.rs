@@ -41,26 +41,34 @@ use kernels::{Kernel, Shape};
 pub struct Handles {
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
+    /// Whether the adapter is a CPU implementation (SwiftShader, lavapipe, llvmpipe): it picks
+    /// the matrix products' tiling.
+    software: bool,
     /// Identifies the device: data and stacks must share it.
     token: Arc<()>,
 }
 
 impl Handles {
-    pub fn new(device: wgpu::Device, queue: wgpu::Queue) -> Handles {
+    /// `software: None` reads it from the adapter's info (natively; in the browser that info
+    /// is mostly empty, so `device.rs` asks the browser's adapter instead).
+    pub fn new(device: wgpu::Device, queue: wgpu::Queue, software: Option<bool>) -> Handles {
+        let software = software.unwrap_or_else(|| {
+            let info = device.adapter_info();
+            info.device_type == wgpu::DeviceType::Cpu
+                || format!("{} {}", info.name, info.driver)
+                    .to_lowercase()
+                    .contains("swiftshader")
+        });
         Handles {
             device,
             queue,
+            software,
             token: Arc::new(()),
         }
     }
 
-    /// Whether the adapter is a CPU implementation (SwiftShader, lavapipe, llvmpipe).
     pub fn is_software(&self) -> bool {
-        let info = self.device.adapter_info();
-        info.device_type == wgpu::DeviceType::Cpu
-            || format!("{} {}", info.name, info.driver)
-                .to_lowercase()
-                .contains("swiftshader")
+        self.software
     }
 }
 
