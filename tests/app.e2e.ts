@@ -88,6 +88,11 @@ describe('the page', () => {
     expect(points).toEqual({ loss: { relu: 8, tanh: 8 }, accuracy: { relu: 1, tanh: 1 } });
     await expect.poll(() => page.locator('#loss-chart canvas').count()).toBeGreaterThan(0);
     expect(await page.locator('#results tbody tr').count()).toBe(2);
+    // Beside each result, the tutorial's published values and the difference to them.
+    const relu = page.locator('#results tbody tr', { hasText: 'relu' }).locator('td');
+    expect(await relu.count()).toBe(8);
+    expect(await relu.nth(5).textContent()).toBe('88.65%');
+    expect(await relu.nth(6).textContent()).toMatch(/^[+-]\d+\.\d\d$/);
     expect(await page.locator('#samples figure').count()).toBe(16);
     await page.screenshot({ path: `${ARTIFACTS}/app.png`, fullPage: true });
 
@@ -241,6 +246,14 @@ describe('the page', () => {
     await page.locator('input[name=activations]').first().focus();
     await page.keyboard.press('Space');
     expect(await page.locator('input[name=activations]').first().isChecked()).toBe(!before);
+
+    // The tutorial's protocol in one click: all six, 50 epochs, patience 7, all the data.
+    await page.locator('#preset-tutorial').click();
+    expect(await page.locator('#epochs').inputValue()).toBe('50');
+    expect(await page.locator('#patience').inputValue()).toBe('7');
+    expect(await page.locator('#limit').inputValue()).toBe('50000');
+    expect(await page.locator('input[name=activations]:checked').count()).toBe(6);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)).toBeLessThanOrEqual(0);
     await page.close();
   });
 

@@ -12,6 +12,7 @@ import { idbRuns, parseProgress, type Progress, type RunRecord, type SavedRun } 
 import { earlyStopping, formatDuration, throughput } from './app/series.js';
 import { idbCache } from './app/cache.js';
 import { renderSamples } from './app/samples.js';
+import { PUBLISHED_JAX, PUBLISHED_PYTORCH, publishedCells, tutorialPreset } from './app/published.js';
 
 /** Read by the end-to-end tests and handy in the console: the runs and what the charts hold. */
 interface Inspect {
@@ -93,6 +94,10 @@ function buildForm(): void {
     if (name === 'activations') values.activations = v.split(',');
     else values[name] = v;
   }
+  fillForm(values);
+}
+
+function fillForm(values: FormValues): void {
   for (const [name, v] of Object.entries(values)) {
     if (name === 'activations') {
       for (const box of form.querySelectorAll<HTMLInputElement>('input[name=activations]')) box.checked = (v as string[]).includes(box.value);
@@ -133,7 +138,8 @@ function redraw(runs: RunRecord[], patience: number): void {
     const row = document.createElement('tr');
     const mean = r.msPerEpoch.length ? r.msPerEpoch.reduce((a, b) => a + b, 0) / r.msPerEpoch.length / 1000 : NaN;
     for (const v of [r.activation, `${r.valAccuracy.length}${r.stoppedEarly ? ' (early stop)' : ''}`,
-      pct(r.valAccuracy[earlyStopping(r.valAccuracy, patience).best]), pct(r.testAccuracy), formatDuration(mean)]) {
+      pct(r.valAccuracy[earlyStopping(r.valAccuracy, patience).best]), pct(r.testAccuracy), formatDuration(mean),
+      ...publishedCells(r.activation, r.testAccuracy)]) {
       row.insertCell().textContent = v;
     }
     return row;
@@ -572,6 +578,10 @@ async function main(): Promise<void> {
     s.stop = true;
     say('Stopping after this step…');
   });
+  $('preset-tutorial').addEventListener('click', () => {
+    fillForm(formValuesOf(tutorialPreset(readForm() ?? DEFAULT_RUN)));
+    say('Tutorial protocol set: all six activations, up to 50 epochs, patience 7, all images. Press Train.');
+  });
   analyseBtn.addEventListener('click', () => {
     const cfg = readForm();
     if (cfg) busy(() => analyse(s, cfg), 'analysing');
@@ -590,7 +600,8 @@ async function main(): Promise<void> {
     void runStore?.clear().then(() => showSavedRuns(savedSelect));
   });
   downloadBtn.addEventListener('click', () => {
-    download(JSON.stringify({ config: inspect.config, runs: inspect.runs }, null, 2), `actlab-seed${inspect.config?.seed}.json`, 'application/json');
+    const published = { jax: PUBLISHED_JAX, pytorch: PUBLISHED_PYTORCH };
+    download(JSON.stringify({ config: inspect.config, runs: inspect.runs, published }, null, 2), `actlab-seed${inspect.config?.seed}.json`, 'application/json');
   });
   pngBtn.addEventListener('click', () => {
     chartsPng(document.querySelector('main')!)
