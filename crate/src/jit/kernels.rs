@@ -243,9 +243,13 @@ impl Product<'_> {
             step(&mut s, "k", u);
             s += "}\n";
         }
-        s += "for (; k < ke; k++) {\n";
-        step(&mut s, "k", 1);
-        s += "}\n";
+        // Every slice is a whole number of unrolled steps unless k is not: only then is there a
+        // remainder to loop over (less code for the browser to compile).
+        if u == 1 || k % u != 0 {
+            s += "for (; k < ke; k++) {\n";
+            step(&mut s, "k", 1);
+            s += "}\n";
+        }
         if split > 1 {
             // Partial sums through workgroup memory; slice 0 adds them up in order and stores.
             let cells = t.x * t.y;
