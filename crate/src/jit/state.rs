@@ -1,0 +1,400 @@
+//! A compiled stack's state: its buffers and bind groups, how it is made from and read back to
+//! host models, and how a list of steps is encoded into one submit.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use burn::tensor::wgpu::wgpu;
+
+use super::data::{BatchRef, DataInner};
+use super::host::{HostModel, adam_count, check_model, host_layers, opt_buffers, pack};
+use super::program::{Pipeline, Program, bind, f32_bytes, storage, storage_init};
+use super::readback::{Ring, StackMetrics, read_f32};
+use super::{STEP_SLOT, STEPS_PER_SUBMIT};
+use crate::Error;
+use crate::checkpoint::HostOptState;
+use crate::mlp::HostDense;
+use crate::optim::Optimizer;
+use crate::prng::Key;
+
+/// The state of a compiled stack: every model's parameters and optimizer moments, and the
+/// buffers its step writes, on the GPU.
+pub struct StackState {
+    pub(super) program: Arc<Program>,
+    pub(super) step: u64,
+    pub(super) bufs: Buffers,
+    pub(super) groups: Groups,
+    pub(super) ring: Arc<Ring>,
+    /// Bind groups of the gather, per (split, order) seen last.
+    pub(super) gathers: Vec<(Arc<DataInner>, Arc<wgpu::Buffer>, wgpu::BindGroup)>,
+}
+
+pub(super) struct Buffers {
+    pub(super) params: wgpu::Buffer,
+    pub(super) opt: Vec<wgpu::Buffer>,
+    pub(super) x0: wgpu::Buffer,
+    pub(super) ylab: wgpu::Buffer,
+    pub(super) classes: wgpu::Buffer,
+    pub(super) steps: wgpu::Buffer,
+}
+
+pub(super) struct Groups {
+    pub(super) step: wgpu::BindGroup,
+    pub(super) forward: Vec<wgpu::BindGroup>,
+    pub(super) loss_train: wgpu::BindGroup,
+    pub(super) loss_eval: wgpu::BindGroup,
+    pub(super) backward: Vec<wgpu::BindGroup>,
+    pub(super) update: wgpu::BindGroup,
+}
+
+impl std::fmt::Debug for StackState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StackState")
+            .field("models", &self.program.shape.models)
+            .field("step", &self.step)
+            .finish()
+    }
+}
+
+impl StackState {
+    /// `TrainState::init` of every model with its own key (`keys[k]` for model k).
+    pub fn init(program: &Arc<Program>, keys: &[Key]) -> Result<StackState, Error> {
+        if keys.len() != program.models() {
+            return Err(Error::Config(format!(
+                "{} keys for a stack of {} models",
+                keys.len(),
+                program.models()
+            )));
+        }
+        let models = program
+            .configs
+            .iter()
+            .zip(keys)
+            .map(|(c, &key)| {
+                let params = crate::mlp::init_host(key, &c.mlp, c.kernel_init, c.bias_init)?;
+                let zeros: Vec<HostDense> = params.iter().map(HostDense::zeros_like).collect();
+                let opt_state = match c.optimizer {
+                    Optimizer::Sgd { .. } => HostOptState::Sgd { trace: zeros },
+                    Optimizer::Adam { .. } => HostOptState::Adam {
+                        count: 0,
+                        mu: zeros.clone(),
+                        nu: zeros,
+                    },
+                };
+                Ok(HostModel {
+                    config: c.clone(),
+                    step: 0,
+                    params,
+                    opt_state,
+                })
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        StackState::from_host(program, &models)
+    }
+
+    /// A stack holding `models` (model k's config must be the program's config k, and all
+    /// models must be at the same step: they train in lockstep).
+    pub fn from_host(program: &Arc<Program>, models: &[HostModel]) -> Result<StackState, Error> {
+        let s = &program.shape;
+        if models.len() != s.models {
+            return Err(Error::Config(format!(
+                "{} models for a stack of {}",
+                models.len(),
+                s.models
+            )));
+        }
+        let step = models[0].step;
+        let mut flat = vec![vec![0f32; s.num_params()]; 1 + opt_buffers(s.optimizer)];
+        for (k, m) in models.iter().enumerate() {
+            check_model(program, k, m, step)?;
+            for (b, layers) in host_layers(m).into_iter().enumerate() {
+                pack(s, k, layers, &mut flat[b]);
+            }
+        }
+        let device = &program.gpu.device;
+        let params = storage_init(device, "actlab params", &f32_bytes(&flat[0]));
+        let opt = flat[1..]
+            .iter()
+            .map(|v| storage_init(device, "actlab optimizer", &f32_bytes(v)))
+            .collect();
+        Ok(StackState::with_buffers(program, params, opt, step))
+    }
+
+    pub(super) fn with_buffers(
+        program: &Arc<Program>,
+        params: wgpu::Buffer,
+        opt: Vec<wgpu::Buffer>,
+        step: u64,
+    ) -> StackState {
+        let s = &program.shape;
+        let device = &program.gpu.device;
+        let (k, b, l) = (s.models, s.batch, s.layers());
+        let grads = storage(device, "actlab grads", s.num_params());
+        let x0 = storage(device, "actlab x0", b * s.dims[0]);
+        let ylab = storage(device, "actlab labels batch", b);
+        let classes = storage(device, "actlab classes", k * b);
+        // z[i], a[i], dz[i]: layer i's output (i = 1..=L; index i - 1).
+        let per_layer = |name: &str| -> Vec<wgpu::Buffer> {
+            (1..=l)
+                .map(|i| storage(device, name, k * b * s.dims[i]))
+                .collect()
+        };
+        let (z, a, dz) = (
+            per_layer("actlab z"),
+            per_layer("actlab a"),
+            per_layer("actlab dz"),
+        );
+        let metrics = storage(device, "actlab metrics", s.metric_slots * k * 2);
+        let steps = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("actlab steps"),
+            size: STEP_SLOT * STEPS_PER_SUBMIT as u64,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let p = program;
+        let input = |i: usize| if i == 0 { &x0 } else { &a[i - 1] };
+        let forward = (0..l)
+            .map(|i| {
+                let mut bs = vec![input(i), &params, &z[i]];
+                if i + 1 < l {
+                    bs.push(&a[i]);
+                }
+                bind(device, &p.forward[i], &bs)
+            })
+            .collect();
+        let backward = (0..l)
+            .map(|i| {
+                let mut bs = vec![input(i), &dz[i], &params, &grads];
+                if i > 0 {
+                    bs.extend([&dz[i - 1], &z[i - 1]]);
+                }
+                bind(device, &p.backward[i], &bs)
+            })
+            .collect();
+        let mut upd = vec![&params, &grads];
+        upd.extend(opt.iter());
+        let groups = Groups {
+            step: device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("actlab step"),
+                layout: &p.step_layout,
+                entries: &[wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer: &steps,
+                        offset: 0,
+                        size: wgpu::BufferSize::new(32),
+                    }),
+                }],
+            }),
+            forward,
+            loss_train: bind(
+                device,
+                &p.loss_train,
+                &[&z[l - 1], &ylab, &metrics, &classes, &dz[l - 1]],
+            ),
+            loss_eval: bind(
+                device,
+                &p.loss_eval,
+                &[&z[l - 1], &ylab, &metrics, &classes],
+            ),
+            backward,
+            update: bind(device, &p.update, &upd),
+        };
+        StackState {
+            program: program.clone(),
+            step,
+            groups,
+            ring: Arc::new(Ring {
+                buffer: metrics,
+                written: AtomicU64::new(0),
+                models: k,
+                gpu: program.gpu.clone(),
+            }),
+            bufs: Buffers {
+                params,
+                opt,
+                x0,
+                ylab,
+                classes,
+                steps,
+            },
+            gathers: Vec::new(),
+        }
+    }
+
+    pub fn program(&self) -> &Arc<Program> {
+        &self.program
+    }
+
+    pub fn step(&self) -> u64 {
+        self.step
+    }
+
+    pub fn models(&self) -> usize {
+        self.program.shape.models
+    }
+
+    /// Every model on the host (one readback of the parameters and optimizer moments).
+    pub async fn to_host(&self) -> Result<Vec<HostModel>, Error> {
+        let s = &self.program.shape;
+        let gpu = &self.program.gpu;
+        let mut flat = vec![read_f32(gpu, &self.bufs.params).await?];
+        for b in &self.bufs.opt {
+            flat.push(read_f32(gpu, b).await?);
+        }
+        let unpack = |b: usize, k: usize| -> Vec<HostDense> {
+            (0..s.layers())
+                .map(|l| {
+                    let (din, dout) = (s.dims[l], s.dims[l + 1]);
+                    let at = s.layer_offset(l) + k * s.block(l);
+                    let block = &flat[b][at..at + s.block(l)];
+                    HostDense {
+                        kernel_shape: [din, dout],
+                        kernel: block[..din * dout].to_vec(),
+                        bias: block[din * dout..].to_vec(),
+                    }
+                })
+                .collect()
+        };
+        Ok((0..s.models)
+            .map(|k| HostModel {
+                config: self.program.configs[k].clone(),
+                step: self.step,
+                params: unpack(0, k),
+                opt_state: match s.optimizer {
+                    Optimizer::Sgd { .. } => HostOptState::Sgd {
+                        trace: unpack(1, k),
+                    },
+                    Optimizer::Adam { .. } => HostOptState::Adam {
+                        count: adam_count(self.step),
+                        mu: unpack(1, k),
+                        nu: unpack(2, k),
+                    },
+                },
+            })
+            .collect())
+    }
+
+    /// Model `k` on the host (take one out of a stack: checkpoints, Flax export, analyses).
+    pub async fn model(&self, k: usize) -> Result<HostModel, Error> {
+        self.check_index(k)?;
+        Ok(self.to_host().await?.swap_remove(k))
+    }
+
+    /// The stack with model `k` replaced by `model` (put one back): same config, same step.
+    pub fn with_model(self, k: usize, model: &HostModel) -> Result<StackState, Error> {
+        self.check_index(k)?;
+        check_model(&self.program, k, model, self.step)?;
+        let s = &self.program.shape;
+        let queue = &self.program.gpu.queue;
+        let targets: Vec<&wgpu::Buffer> = std::iter::once(&self.bufs.params)
+            .chain(&self.bufs.opt)
+            .collect();
+        for (buffer, layers) in targets.into_iter().zip(host_layers(model)) {
+            for (l, layer) in layers.iter().enumerate() {
+                let at = (s.layer_offset(l) + k * s.block(l)) as u64 * 4;
+                let mut block = layer.kernel.clone();
+                block.extend_from_slice(&layer.bias);
+                queue.write_buffer(buffer, at, &f32_bytes(&block));
+            }
+        }
+        Ok(self)
+    }
+
+    pub(super) fn check_index(&self, k: usize) -> Result<(), Error> {
+        if k >= self.models() {
+            return Err(Error::Config(format!(
+                "model {k} of a stack of {}",
+                self.models()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Writes one `Step` uniform slot per batch and reserves their metrics slots; returns the
+    /// first metrics sequence number.
+    pub(super) fn write_steps(&self, batches: &[(BatchRef, wgpu::BindGroup)], train: bool) -> u64 {
+        let s = &self.program.shape;
+        let mut uniforms = vec![0u8; batches.len() * STEP_SLOT as usize];
+        let first_seq = self
+            .ring
+            .written
+            .fetch_add(batches.len() as u64, Ordering::Relaxed);
+        for (i, (b, _)) in batches.iter().enumerate() {
+            let seq = first_seq + i as u64;
+            let (c1, c2) = match (train, s.optimizer) {
+                (true, Optimizer::Adam { b1, b2, .. }) => {
+                    let count = adam_count(self.step + i as u64 + 1) as i32;
+                    ((1.0 - b1.powi(count)) as f32, (1.0 - b2.powi(count)) as f32)
+                }
+                _ => (1.0, 1.0),
+            };
+            let words = [
+                b.offset.to_le_bytes(),
+                b.n.to_le_bytes(),
+                b.mode.to_le_bytes(),
+                ((seq % s.metric_slots as u64) as u32).to_le_bytes(),
+                c1.to_le_bytes(),
+                c2.to_le_bytes(),
+            ];
+            let at = i * STEP_SLOT as usize;
+            uniforms[at..at + 24].copy_from_slice(&words.concat());
+        }
+        self.program
+            .gpu
+            .queue
+            .write_buffer(&self.bufs.steps, 0, &uniforms);
+        first_seq
+    }
+
+    /// Encodes and submits `batches` (at most `STEPS_PER_SUBMIT`), one train or eval step each.
+    pub(super) fn run(
+        &self,
+        batches: &[(BatchRef, wgpu::BindGroup)],
+        train: bool,
+    ) -> Vec<StackMetrics> {
+        let p = &self.program;
+        let first_seq = self.write_steps(batches, train);
+        let gpu = &p.gpu;
+        let mut encoder = gpu
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: None,
+                timestamp_writes: None,
+            });
+            for (i, (_, gather)) in batches.iter().enumerate() {
+                // One uniform slot per step; group 0 then persists across the pipelines,
+                // which all share its layout.
+                pass.set_bind_group(0, &self.groups.step, &[(i as u64 * STEP_SLOT) as u32]);
+                go(&mut pass, &p.gather, gather);
+                for (pl, g) in p.forward.iter().zip(&self.groups.forward) {
+                    go(&mut pass, pl, g);
+                }
+                if train {
+                    go(&mut pass, &p.loss_train, &self.groups.loss_train);
+                    for (pl, g) in p.backward.iter().zip(&self.groups.backward).rev() {
+                        go(&mut pass, pl, g);
+                    }
+                    go(&mut pass, &p.update, &self.groups.update);
+                } else {
+                    go(&mut pass, &p.loss_eval, &self.groups.loss_eval);
+                }
+            }
+        }
+        gpu.queue.submit([encoder.finish()]);
+        (0..batches.len())
+            .map(|i| StackMetrics {
+                ring: self.ring.clone(),
+                seq: first_seq + i as u64,
+            })
+            .collect()
+    }
+}
+
+pub(super) fn go(pass: &mut wgpu::ComputePass, pl: &Pipeline, g: &wgpu::BindGroup) {
+    pass.set_pipeline(&pl.pipeline);
+    pass.set_bind_group(1, g, &[]);
+    pass.dispatch_workgroups(pl.grid.0, pl.grid.1, pl.grid.2);
+}
