@@ -289,14 +289,7 @@ pub fn stack_train_steps(
 ) -> Result<StackStepOutput, JsError> {
     let batches: Vec<jit::BatchRef> = batches.into_iter().map(|b| b.0).collect();
     // Checked before the state is taken, so a bad batch leaves it usable.
-    let s = state.get()?;
-    if let Some(b) = batches.iter().find(|b| b.len() > s.program().batch_size()) {
-        return Err(JsError::new(&format!(
-            "a batch of {} images for a step compiled for at most {}",
-            b.len(),
-            s.program().batch_size()
-        )));
-    }
+    state.get()?.check_batches(&batches).map_err(js_err)?;
     let (next, metrics) = jit::train_steps(state.take()?, &batches).map_err(js_err)?;
     Ok(StackStepOutput {
         state: Some(StackState(Some(next))),

@@ -158,6 +158,13 @@ impl BatchRef {
 }
 
 impl StackState {
+    /// Whether `batches` fit this stack (size, device). `train_steps` checks them all before it
+    /// runs any, so an error leaves the stack untouched; callers that must keep a state they
+    /// would hand over (the JS bindings) check first.
+    pub fn check_batches(&self, batches: &[BatchRef]) -> Result<(), Error> {
+        batches.iter().try_for_each(|b| self.check_batch(b))
+    }
+
     pub(super) fn check_batch(&self, b: &BatchRef) -> Result<(), Error> {
         if b.n == 0 || b.len() > self.program.shape.batch {
             return Err(Error::Shape(format!(

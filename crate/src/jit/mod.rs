@@ -99,6 +99,7 @@ pub fn train_steps(
     mut state: StackState,
     batches: &[BatchRef],
 ) -> Result<(StackState, Vec<StackMetrics>), Error> {
+    state.check_batches(batches)?;
     let mut out = Vec::with_capacity(batches.len());
     for chunk in batches.chunks(STEPS_PER_SUBMIT) {
         let prepared = state.prepare(chunk)?;

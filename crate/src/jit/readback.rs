@@ -74,10 +74,6 @@ pub(super) fn floats(bytes: &[u8]) -> Vec<f32> {
         .collect()
 }
 
-pub(super) async fn read_f32(gpu: &Handles, buffer: &wgpu::Buffer) -> Result<Vec<f32>, Error> {
-    Ok(floats(&read_bytes(gpu, buffer).await?))
-}
-
 pub(super) async fn read_bytes(gpu: &Handles, buffer: &wgpu::Buffer) -> Result<Vec<u8>, Error> {
     read_ranges(gpu, buffer, &[(0, buffer.size())]).await
 }

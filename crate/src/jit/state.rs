@@ -9,7 +9,7 @@ use burn::tensor::wgpu::wgpu;
 use super::data::{BatchRef, DataInner};
 use super::host::{HostModel, adam_count, check_model, host_layers, opt_buffers, pack};
 use super::program::{Pipeline, Program, bind, f32_bytes, storage, storage_init};
-use super::readback::{Ring, StackMetrics, read_f32};
+use super::readback::{Ring, StackMetrics, floats, read_ranges};
 use super::{STEP_SLOT, STEPS_PER_SUBMIT};
 use crate::Error;
 use crate::checkpoint::HostOptState;
@@ -236,49 +236,73 @@ impl StackState {
 
     /// Every model on the host (one readback of the parameters and optimizer moments).
     pub async fn to_host(&self) -> Result<Vec<HostModel>, Error> {
-        let s = &self.program.shape;
-        let gpu = &self.program.gpu;
-        let mut flat = vec![read_f32(gpu, &self.bufs.params).await?];
-        for b in &self.bufs.opt {
-            flat.push(read_f32(gpu, b).await?);
-        }
-        let unpack = |b: usize, k: usize| -> Vec<HostDense> {
-            (0..s.layers())
-                .map(|l| {
-                    let (din, dout) = (s.dims[l], s.dims[l + 1]);
-                    let at = s.layer_offset(l) + k * s.block(l);
-                    let block = &flat[b][at..at + s.block(l)];
-                    HostDense {
-                        kernel_shape: [din, dout],
-                        kernel: block[..din * dout].to_vec(),
-                        bias: block[din * dout..].to_vec(),
-                    }
-                })
-                .collect()
-        };
-        Ok((0..s.models)
-            .map(|k| HostModel {
-                config: self.program.configs[k].clone(),
-                step: self.step,
-                params: unpack(0, k),
-                opt_state: match s.optimizer {
-                    Optimizer::Sgd { .. } => HostOptState::Sgd {
-                        trace: unpack(1, k),
-                    },
-                    Optimizer::Adam { .. } => HostOptState::Adam {
-                        count: adam_count(self.step),
-                        mu: unpack(1, k),
-                        nu: unpack(2, k),
-                    },
-                },
-            })
-            .collect())
+        self.read_models(&(0..self.models()).collect::<Vec<_>>())
+            .await
     }
 
     /// Model `k` on the host (take one out of a stack: checkpoints, Flax export, analyses).
+    /// Reads back only that model's blocks.
     pub async fn model(&self, k: usize) -> Result<HostModel, Error> {
         self.check_index(k)?;
-        Ok(self.to_host().await?.swap_remove(k))
+        Ok(self.read_models(&[k]).await?.swap_remove(0))
+    }
+
+    /// Models `ks` on the host: one readback per buffer (params, then the optimizer's moments)
+    /// of just their blocks.
+    async fn read_models(&self, ks: &[usize]) -> Result<Vec<HostModel>, Error> {
+        let s = &self.program.shape;
+        let blocks =
+            |k: usize| (0..s.layers()).map(move |l| (l, s.layer_offset(l) + k * s.block(l)));
+        let ranges: Vec<(u64, u64)> = ks
+            .iter()
+            .flat_map(|&k| blocks(k))
+            .map(|(l, at)| (at as u64 * 4, s.block(l) as u64 * 4))
+            .collect();
+        let mut per_buffer = Vec::new();
+        for b in std::iter::once(&self.bufs.params).chain(&self.bufs.opt) {
+            let values = floats(&read_ranges(&self.program.gpu, b, &ranges).await?);
+            // Back to layers, model by model, in the order the ranges were read.
+            let mut at = 0;
+            let mut models = Vec::with_capacity(ks.len());
+            for _ in ks {
+                let layers: Vec<HostDense> = (0..s.layers())
+                    .map(|l| {
+                        let (din, dout) = (s.dims[l], s.dims[l + 1]);
+                        let block = &values[at..at + s.block(l)];
+                        at += s.block(l);
+                        HostDense {
+                            kernel_shape: [din, dout],
+                            kernel: block[..din * dout].to_vec(),
+                            bias: block[din * dout..].to_vec(),
+                        }
+                    })
+                    .collect();
+                models.push(layers);
+            }
+            per_buffer.push(models);
+        }
+        Ok(ks
+            .iter()
+            .enumerate()
+            .map(|(i, &k)| {
+                let mut take = |b: usize| std::mem::take(&mut per_buffer[b][i]);
+                let params = take(0);
+                let opt_state = match s.optimizer {
+                    Optimizer::Sgd { .. } => HostOptState::Sgd { trace: take(1) },
+                    Optimizer::Adam { .. } => HostOptState::Adam {
+                        count: adam_count(self.step),
+                        mu: take(1),
+                        nu: take(2),
+                    },
+                };
+                HostModel {
+                    config: self.program.configs[k].clone(),
+                    step: self.step,
+                    params,
+                    opt_state,
+                }
+            })
+            .collect())
     }
 
     /// The stack with model `k` replaced by `model` (put one back): same config, same step.
