@@ -10,6 +10,8 @@ const serveData = (use: (path: string, fn: Connect.NextHandleFunction) => unknow
 
 export default defineConfig({
   build: { target: 'es2022', outDir: 'dist' },
+  // The trainer's worker (web/worker.ts) is an ES module worker: it imports the wasm module.
+  worker: { format: 'es' },
   server: { host: '127.0.0.1', fs: { allow: ['.'] } },
   preview: { host: '127.0.0.1' },
   plugins: [

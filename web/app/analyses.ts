@@ -1,12 +1,13 @@
-// The tutorial's analyses in the page: activation functions and their autodiff derivatives,
-// gradient flow at initialisation, hidden-activation histograms and dead neurons. The numbers
-// come from the crate (on the GPU); this module bins them and draws the charts.
+// The tutorial's analyses, computed where the GPU is: activation functions and their autodiff
+// derivatives, gradient flow at initialisation, hidden-activation histograms and dead neurons.
+// The crate computes the numbers; this module bins them into `AnalysisData` for the page to draw
+// (web/view/analyses.ts). No DOM here.
 import {
   activationCurve, deadFractions, gradientMagnitudes, hiddenActivations, init,
   type Activation, type Batch, type Gpu, type GpuSplit, type Key, type TrainConfig, type TrainState,
 } from '../sdk/index.js';
-import { XYChart } from './charts.js';
 import { histograms, linspace, log10Magnitudes, mean } from './histogram.js';
+import type { AnalysisData } from './protocol.js';
 
 export interface AnalysisInput {
   gpu: Gpu;
@@ -19,111 +20,49 @@ export interface AnalysisInput {
   /** The training split, for dead neurons. */
   train: GpuSplit;
   /** Trained models, where there are any (else the analyses use freshly initialised ones). */
-  trained: Map<string, TrainState>;
+  trained: Map<Activation, TrainState>;
   onProgress: (what: string) => void;
-}
-
-/** What the charts show, for tests and the console. */
-export interface AnalysisResult {
-  /** chart id -> points per activation */
-  charts: Record<string, Record<string, number>>;
-  /** Mean |dLoss/dKernel| per layer at initialisation. */
-  gradMeans: Record<string, number[]>;
-  /** Fraction of dead units per hidden layer, at initialisation and after training. */
-  dead: Record<string, { init: number[]; trained: number[] | null }>;
-  trainedModels: boolean;
 }
 
 const BINS = 40;
 
-/** A figure with a caption and an (empty) chart container, appended to `box`. */
-function figure(box: HTMLElement, id: string, caption: string): HTMLElement {
-  const fig = document.createElement('figure');
-  const cap = document.createElement('figcaption');
-  cap.textContent = caption;
-  const chart = document.createElement('div');
-  chart.id = id;
-  chart.className = 'chart';
-  fig.append(cap, chart);
-  box.append(fig);
-  return chart;
-}
-
-export async function runAnalyses(input: AnalysisInput, box: HTMLElement, deadTable: HTMLTableElement): Promise<AnalysisResult> {
+export async function computeAnalyses(input: AnalysisInput): Promise<AnalysisData> {
   const { gpu, activations: acts } = input;
-  const result: AnalysisResult = { charts: {}, gradMeans: {}, dead: {}, trainedModels: acts.every((a) => input.trained.has(a)) };
-  box.replaceChildren();
-  const charts: [string, XYChart][] = [];
-  const chart = (id: string, caption: string, x: string, y: string, logY = false) => {
-    const c = new XYChart(figure(box, id, caption), x, y, logY);
-    charts.push([id, c]);
-    return c;
-  };
-
   // 1. Each function and its derivative over [-5, 5].
   input.onProgress('Analyses: activation functions and their derivatives…');
   const xs = linspace(-5, 5, 201);
   const curves = await Promise.all(acts.map((a) => activationCurve(gpu, a, xs)));
-  chart('fn-chart', 'Activation functions f(x)', 'x', 'f(x)').set([...xs], acts.map((a, i) => ({ label: a, ys: [...curves[i]!.f] })));
-  chart('dfn-chart', 'Their derivatives f′(x), by autodiff', 'x', 'f′(x)').set([...xs], acts.map((a, i) => ({ label: a, ys: [...curves[i]!.df] })));
 
   // 2-4 need a model per activation: fresh ones (gradient flow, dead neurons before), trained ones.
   const grads: Float32Array[][] = [];
   const hidden: Float32Array[][] = [];
+  const dead: AnalysisData['dead'] = [];
   for (const a of acts) {
     input.onProgress(`Analyses: gradients, activations and dead neurons of ${a}…`);
     const fresh = init(gpu, input.initKey, input.configOf(a));
     try {
       grads.push(await gradientMagnitudes(fresh, input.batch));
-      const model = input.trained.get(a) ?? fresh;
-      hidden.push(await hiddenActivations(model, input.batch));
       const trained = input.trained.get(a);
-      result.dead[a] = { init: await deadFractions(fresh, input.train), trained: trained ? await deadFractions(trained, input.train) : null };
+      hidden.push(await hiddenActivations(trained ?? fresh, input.batch));
+      dead.push({ init: await deadFractions(fresh, input.train), trained: trained ? await deadFractions(trained, input.train) : null });
     } finally {
       fresh.free();
     }
   }
-
-  // 2. Gradient flow: per-layer means (log scale) and each layer's distribution of log10 |g|.
-  acts.forEach((a, i) => { result.gradMeans[a] = grads[i]!.map(mean); });
   const layers = grads[0]?.length ?? 0;
-  chart('grad-mean-chart', 'Gradient flow at initialisation: mean |∂loss/∂kernel| per layer', 'layer', 'mean |gradient|', true)
-    .set(Array.from({ length: layers }, (_, l) => l + 1), acts.map((a) => ({ label: a, ys: result.gradMeans[a]! })));
-  for (let l = 0; l < layers; l++) {
-    const h = histograms(grads.map((g) => log10Magnitudes(g[l]!)), BINS);
-    chart(`grad-hist-${l + 1}`, `Layer ${l + 1} kernel: distribution of log10 |gradient|`, 'log10 |gradient|', 'fraction')
-      .set(h.centres, acts.map((a, i) => ({ label: a, ys: h.fractions[i]! })));
-  }
-
-  // 3. Activation distributions per hidden layer.
-  const when = result.trainedModels ? 'trained models' : 'at initialisation';
-  for (let l = 0; l < (hidden[0]?.length ?? 0); l++) {
-    const h = histograms(hidden.map((hs) => hs[l]!), BINS);
-    chart(`act-hist-${l + 1}`, `Hidden layer ${l + 1} outputs (${when})`, 'activation value', 'fraction')
-      .set(h.centres, acts.map((a, i) => ({ label: a, ys: h.fractions[i]! })));
-  }
-
-  // 4. Dead neurons, before and after training.
-  const pct = (x: number | undefined) => (x === undefined ? '–' : `${(100 * x).toFixed(1)}%`);
-  const hiddenLayers = result.dead[acts[0]!]?.init.length ?? 0;
-  const head = deadTable.createTHead();
-  head.replaceChildren();
-  const hr = head.insertRow();
-  for (const t of ['Activation', ...Array.from({ length: hiddenLayers }, (_, l) => `Layer ${l + 1}: init → trained`)]) {
-    const th = document.createElement('th');
-    th.scope = 'col';
-    th.textContent = t;
-    hr.append(th);
-  }
-  const body = deadTable.tBodies[0] ?? deadTable.createTBody();
-  body.replaceChildren(...acts.map((a) => {
-    const row = document.createElement('tr');
-    row.insertCell().textContent = a;
-    const d = result.dead[a]!;
-    d.init.forEach((f, l) => { row.insertCell().textContent = `${pct(f)} → ${d.trained ? pct(d.trained[l]) : 'not trained'}`; });
-    return row;
-  }));
-
-  for (const [id, c] of charts) result.charts[id] = c.counts();
-  return result;
+  const logGrads = grads.map((g) => g.map((x) => log10Magnitudes(x)));
+  const binned = (per: readonly (readonly ArrayLike<number>[])[], l: number) => {
+    const h = histograms(per.map((p) => p[l]!), BINS);
+    return { centres: [...h.centres], fractions: h.fractions.map((f) => [...f]) };
+  };
+  return {
+    activations: [...acts],
+    xs: [...xs],
+    curves: curves.map((c) => ({ f: [...c.f], df: [...c.df] })),
+    gradMeans: grads.map((g) => g.map(mean)),
+    gradHist: Array.from({ length: layers }, (_, l) => binned(logGrads, l)),
+    actHist: Array.from({ length: hidden[0]?.length ?? 0 }, (_, l) => binned(hidden, l)),
+    dead,
+    trainedModels: acts.every((a) => input.trained.has(a)),
+  };
 }

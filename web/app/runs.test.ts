@@ -5,7 +5,7 @@ import { parseProgress, type Progress } from './runs.js';
 describe('parseProgress', () => {
   const progress: Progress = {
     app: 'actlab', config: DEFAULT_RUN, activation: 'relu', epochsDone: 3,
-    record: { activation: 'relu', losses: [2.3, 1.1], valAccuracy: [0.7, 0.8, 0.82], testAccuracy: null, msPerEpoch: [1, 2, 3], stoppedEarly: false },
+    record: { activation: 'relu', losses: [2.3, 1.1], valAccuracy: [0.7, 0.8, 0.82], testAccuracyByEpoch: [0.69, 0.79, 0.8], testAccuracy: null, msPerEpoch: [1, 2, 3], stoppedEarly: false, divergedAt: null },
   };
 
   it('reads back the progress the page saves in a checkpoint', () => {

@@ -10,9 +10,14 @@ export interface RunRecord {
   activation: Activation;
   losses: number[];
   valAccuracy: number[];
+  /** Test accuracy after each epoch: the best epoch's (by validation) is `testAccuracy`. */
+  testAccuracyByEpoch: number[];
+  /** The best epoch's test accuracy, once the activation is done. */
   testAccuracy: number | null;
   msPerEpoch: number[];
   stoppedEarly: boolean;
+  /** The step (1-based) whose loss was not finite: training that activation stopped there. */
+  divergedAt: number | null;
 }
 
 /** A run as stored: results so far; `finished` once every activation is done. */
@@ -36,11 +41,14 @@ export interface Progress {
   record: RunRecord;
 }
 
-/** Checkpoints of an unfinished activation: its last completed epoch, and its best epoch
- * when that was an earlier one (null: the latest is the best). */
+/** Where an unfinished run goes on from: every record as it was after epoch `epochsDone`, and
+ * the checkpoints of the activations still training (all at that epoch, since they train in
+ * one stack) with each one's best epoch when that was an earlier one (null: the latest). */
 export interface ResumePoint {
-  latest: Uint8Array;
-  best: Uint8Array | null;
+  epochsDone: number;
+  records: RunRecord[];
+  latest: Record<string, Uint8Array>;
+  best: Record<string, Uint8Array | null>;
 }
 
 export function parseProgress(meta: string): Progress {

@@ -192,6 +192,16 @@ export function stackEvalStep(state: wasm.StackState, batch: wasm.StackBatch): P
   return wasm.stackEvalStep(state, batch);
 }
 
+/** `stackEvalStep` for many batches, one GPU submit per 64; the batches are consumed. */
+export function stackEvalSteps(state: wasm.StackState, batches: wasm.StackBatch[]): PendingStackMetrics[] {
+  return wasm.stackEvalSteps(state, batches);
+}
+
+/** A stack from checkpoint files, one per model of `program` (all at the same step). */
+export function stackFromCheckpoints(program: wasm.StackProgram, files: Uint8Array[]): wasm.StackState {
+  return wasm.stackFromCheckpoints(program, files);
+}
+
 /** Reads many steps' metrics with one GPU readback: `[step][model]`. */
 export function readStackMetrics(pending: PendingStackMetrics[]): Promise<MetricValues[][]> {
   return wasm.readStackMetrics(pending) as Promise<MetricValues[][]>;

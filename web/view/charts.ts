@@ -3,7 +3,7 @@
 // log y). `chartsPng` draws every chart of the page into one PNG.
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import { aligned, type Line } from './series.js';
+import { aligned, type Line } from '../app/series.js';
 
 /** Okabe–Ito colours: distinguishable with colour-vision deficiencies, dark enough on white. */
 export const COLOURS: Record<string, string> = {

@@ -1,0 +1,88 @@
+// What the page and the trainer say to each other: commands one way, events the other. Both
+// are plain, structured-cloneable objects, so the same messages go through a Worker's
+// postMessage or a direct call (tests, the same-thread fallback). `applyEvent` is how the page
+// keeps its copy of the run from the events alone. Pure, unit-tested.
+import type { Activation } from '../sdk/types.js';
+import type { RunConfig } from './config.js';
+import type { RunRecord, SavedRun } from './runs.js';
+
+/** What the analyses computed, binned for the charts (see app/analyses.ts). */
+export interface AnalysisData {
+  activations: Activation[];
+  xs: number[];
+  /** f(x) and f'(x) per activation. */
+  curves: { f: number[]; df: number[] }[];
+  /** Mean |dLoss/dKernel| per layer per activation, at initialisation. */
+  gradMeans: number[][];
+  /** Per kernel layer: bin centres and, per activation, the fraction in each bin. */
+  gradHist: { centres: number[]; fractions: number[][] }[];
+  /** Per hidden layer, the same for the layer's outputs. */
+  actHist: { centres: number[]; fractions: number[][] }[];
+  /** Per activation, the fraction of dead units per hidden layer, before and after training. */
+  dead: { init: number[]; trained: number[] | null }[];
+  trainedModels: boolean;
+}
+
+export type Command =
+  /** Load the module, start the GPU and load the data (once). */
+  | { type: 'start'; dataUrl: string }
+  | { type: 'train'; config: RunConfig }
+  /** Continue an unfinished run from its stored resume point. */
+  | { type: 'resume'; run: SavedRun }
+  /** Continue a checkpoint file saved by the page, to `epochs` epochs. */
+  | { type: 'continue'; bytes: Uint8Array; epochs: number }
+  | { type: 'stop' }
+  | { type: 'analyse'; config: RunConfig }
+  | { type: 'samples'; activation: Activation }
+  /** The last completed epoch's checkpoint file of an activation. */
+  | { type: 'checkpoint'; activation: Activation }
+  /** The best model of an activation as Flax's `to_bytes` writes it. */
+  | { type: 'exportFlax'; activation: Activation }
+  /** After a lost device: a new one, and the unfinished run resumed on it. */
+  | { type: 'recover' }
+  /** For tests: destroys the device, as a driver reset would lose it. */
+  | { type: 'loseDevice' };
+
+/** The error of `start` where the thread has no WebGPU (a worker in some browsers): the page
+ * then runs the trainer on its own thread. */
+export const NO_WEBGPU_HERE = 'no WebGPU in this context';
+
+/** Which commands run long (the page shows them as busy until `done`). */
+export const LONG_COMMANDS: ReadonlySet<Command['type']> = new Set(['start', 'train', 'resume', 'continue', 'analyse', 'recover']);
+
+export type TrainerEvent =
+  | { type: 'status'; message: string; progress?: number | null; error?: boolean }
+  | { type: 'ready'; sizes: { train: number; val: number; test: number } }
+  /** A run starts, resumes or ends: its config and every record as they are now. */
+  | { type: 'run'; run: SavedRun }
+  /** Losses of an activation, the first at index `at` of its curve. */
+  | { type: 'losses'; activation: Activation; at: number; values: number[] }
+  /** An activation's record after an epoch (every field but the losses). */
+  | { type: 'epoch'; activation: Activation; record: Omit<RunRecord, 'losses' | 'activation'> }
+  /** An activation's best model is ready (samples, Flax export, analyses). */
+  | { type: 'model'; activation: Activation }
+  | { type: 'samples'; activation: Activation; pixels: Uint8Array; labels: Uint8Array; predicted: Uint32Array }
+  | { type: 'analyses'; data: AnalysisData }
+  | { type: 'file'; name: string; bytes: Uint8Array; mime: string }
+  | { type: 'lost'; reason: string; message: string; resumable: boolean }
+  /** A long command ended: `error` says why it failed, `stopped` whether the user stopped it. */
+  | { type: 'done'; command: Command['type']; error?: string; stopped?: boolean };
+
+/** An empty record for an activation about to train. */
+export function emptyRecord(activation: Activation): RunRecord {
+  return { activation, losses: [], valAccuracy: [], testAccuracyByEpoch: [], testAccuracy: null, msPerEpoch: [], stoppedEarly: false, divergedAt: null };
+}
+
+/** The page's run after `event` (the same object, updated), or a copy of a `run` event's. */
+export function applyEvent(run: SavedRun | null, event: TrainerEvent): SavedRun | null {
+  if (event.type === 'run') return structuredClone(event.run);
+  if (!run) return run;
+  const rec = 'activation' in event ? run.runs.find((r) => r.activation === event.activation) : undefined;
+  if (event.type === 'losses' && rec) {
+    rec.losses.length = Math.min(rec.losses.length, event.at);
+    rec.losses.push(...event.values);
+  } else if (event.type === 'epoch' && rec) {
+    Object.assign(rec, structuredClone(event.record));
+  }
+  return run;
+}
