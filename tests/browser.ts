@@ -19,11 +19,13 @@ export function launch(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
 }
 
-/** Serves `mounts` (URL prefix → directory) on 127.0.0.1 at a free port. */
-export async function serve(mounts: Record<string, string>): Promise<{ url: string; close: () => Promise<void> }> {
+/** Serves `mounts` (URL prefix → directory) on 127.0.0.1 at a free port; `cors` lets any
+ * origin read them (Access-Control-Allow-Origin: *), as a public data mirror does. */
+export async function serve(mounts: Record<string, string>, opts: { cors?: boolean } = {}): Promise<{ url: string; close: () => Promise<void> }> {
+  const setHeaders = opts.cors ? (res: { setHeader(k: string, v: string): void }) => res.setHeader('Access-Control-Allow-Origin', '*') : undefined;
   const handlers = Object.entries(mounts)
     .sort(([a], [b]) => b.length - a.length)
-    .map(([prefix, dir]) => [prefix, sirv(dir, { dev: true })] as const);
+    .map(([prefix, dir]) => [prefix, sirv(dir, { dev: true, setHeaders })] as const);
   const server: Server = createServer((req, res) => {
     const hit = handlers.find(([prefix]) => (req.url ?? '/').startsWith(prefix));
     if (!hit) {
@@ -42,7 +44,10 @@ export async function serve(mounts: Record<string, string>): Promise<{ url: stri
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    close: () => new Promise<void>((r) => {
+      server.close(() => r());
+      server.closeAllConnections(); // keep-alive connections would hold it open
+    }),
   };
 }
 

@@ -150,10 +150,7 @@ async function done(e: Extract<TrainerEvent, { type: 'done' }>): Promise<void> {
   }
   inspect.state = 'ready';
   setButtons();
-  if (['train', 'resume', 'continue'].includes(e.command)) {
-    await showSavedRuns();
-    if (models.has(sampleSelect.value)) send({ type: 'samples', activation: sampleSelect.value as RunRecord['activation'] });
-  }
+  if (['train', 'resume', 'continue'].includes(e.command)) await showSavedRuns();
 }
 
 function onEvent(e: TrainerEvent): void {
@@ -210,7 +207,7 @@ function onEvent(e: TrainerEvent): void {
 }
 
 function dataUrl(): string {
-  const url = query.get('data') ?? import.meta.env.VITE_DATA_URL ?? '/data/fashion-mnist/';
+  const url = query.get('data') ?? import.meta.env.VITE_DATA_URL ?? __ACTLAB_DATA__;
   return new URL(url, location.href).href; // the worker resolves relative URLs against its own
 }
 

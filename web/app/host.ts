@@ -102,9 +102,26 @@ export function createHost(deps: HostDeps): { handle(cmd: Command): void } {
     forget(true);
     status(`Compiling the train step of ${activations.length} model${activations.length > 1 ? 's' : ''} (one stack)…`, null);
     const engine = openStack(need(gpu), splits(cfg.limit).stack, cfg, activations, files);
-    const out = await trainRun(engine, start, { emit, store, now: deps.now, stopped: () => stop });
+    // The page shows the first finished model's test images: sent before `done`.
+    let first: Activation | undefined;
+    const out = await trainRun(engine, start, {
+      emit: (e) => {
+        if (e.type === 'model') first ??= e.activation;
+        emit(e);
+      },
+      store, now: deps.now, stopped: () => stop,
+    });
     best = out.best;
     latest = out.latest;
+    if (first && !lost) await samples(first);
+  };
+
+  const samples = async (a: Activation) => {
+    const o = splits(need(run).config.limit);
+    const idx = range(0, Math.min(16, o.data.len('test')));
+    const batch = o.data.batch(need(gpu), 'test', idx);
+    const predicted = await predict(bestModel(a), batch).finally(() => batch.free());
+    emit({ type: 'samples', activation: a, pixels: o.data.pixels('test', idx), labels: o.data.labels('test', idx), predicted });
   };
 
   const fresh = (cfg: RunConfig, id = `${Date.now()}`): Start => ({
@@ -192,13 +209,7 @@ export function createHost(deps: HostDeps): { handle(cmd: Command): void } {
       status('Stopping after this step…');
     },
     loseDevice: () => need(gpu).destroy(),
-    samples: async (cmd: Extract<Command, { type: 'samples' }>) => {
-      const o = splits(need(run).config.limit);
-      const idx = range(0, Math.min(16, o.data.len('test')));
-      const batch = o.data.batch(need(gpu), 'test', idx);
-      const predicted = await predict(bestModel(cmd.activation), batch).finally(() => batch.free());
-      emit({ type: 'samples', activation: cmd.activation, pixels: o.data.pixels('test', idx), labels: o.data.labels('test', idx), predicted });
-    },
+    samples: (cmd: Extract<Command, { type: 'samples' }>) => samples(cmd.activation),
     checkpoint: (cmd: Extract<Command, { type: 'checkpoint' }>) => {
       const c = need(latest.get(cmd.activation), `${cmd.activation} has no completed epoch to save`);
       const name = `actlab-${cmd.activation}-seed${c.progress.config.seed}-epoch${c.progress.epochsDone}.actlab`;
