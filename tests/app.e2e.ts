@@ -242,10 +242,11 @@ describe('the page', () => {
 
     // Again, reloading once the stack has finished two epochs.
     await page.getByRole('button', { name: 'Train' }).click();
-    await page.waitForFunction(() => (window.actlab.runs[1]?.valAccuracy.length ?? 0) >= 2, null, { timeout: 10 * 60_000, polling: 50 });
+    // (The finished run is on show until the new one starts: it has all 6 epochs.)
+    await page.waitForFunction(() => [2, 3, 4, 5].includes(window.actlab.runs[1]?.valAccuracy.length ?? 0), null, { timeout: 10 * 60_000, polling: 20 });
     await page.reload();
     await waitForState(page, 'ready');
-    expect(await page.locator('#resume').textContent()).toMatch(/epoch \d of 6 done; 0 of 2 activations finished/);
+    expect(await page.locator('#resume').textContent()).toMatch(/epoch [1-5] of 6 done; 0 of 2 activations finished/);
     await page.getByRole('button', { name: 'Resume it' }).click();
     await waitForState(page, 'training', 30_000);
     await waitForState(page, 'ready');
@@ -254,6 +255,73 @@ describe('the page', () => {
     // the compiled step has no autotuning, so a new page computes exactly what the old one did.
     expect(resumed.map((r) => r.losses.length)).toEqual([48, 48]);
     expect(curves(resumed)).toEqual(curves(whole));
+    await page.close();
+  });
+
+  it('survives a device lost mid-step: reports it, keeps what finished, resumes on a new device as if uninterrupted', async () => {
+    const page = await browser.newPage();
+    logConsole(page, 'lost');
+    await page.goto(`${server.url}/?hidden=32&limit=512&batchSize=64&epochs=4&activations=relu,elu&seed=9`);
+    await waitForState(page, 'ready');
+    const curves = (runs: Run[]) => runs.map(({ activation, losses, valAccuracy, testAccuracy }) => ({ activation, losses, valAccuracy, testAccuracy }));
+    const whole = await trainAndWait(page);
+
+    await page.getByRole('button', { name: 'Train' }).click();
+    // Lose the device while steps are queued, after the first epoch.
+    // (The finished run is on show until the new one starts: it has all 32 losses.)
+    await page.waitForFunction(() => { const n = window.actlab.runs[0]?.losses.length ?? 0; return n > 9 && n < 32; }, null, { timeout: 10 * 60_000, polling: 10 });
+    await page.evaluate(() => window.actlab.loseDevice());
+    await expect.poll(() => page.locator('#status').textContent()).toContain('The GPU device was lost (destroyed');
+    expect(await page.locator('#status').textContent()).toContain('its last completed epoch is saved');
+    const kept = await page.evaluate(() => structuredClone(window.actlab.runs)) as Run[];
+    expect(kept[0]!.valAccuracy.length).toBeGreaterThanOrEqual(1); // what finished is still shown
+    await page.getByRole('button', { name: 'Resume from the last completed epoch' }).click();
+    await waitForState(page, 'training', 30_000);
+    await waitForState(page, 'ready');
+    const resumed = await page.evaluate(() => structuredClone(window.actlab.runs)) as Run[];
+    expect(resumed.map((r) => r.losses.length)).toEqual([32, 32]);
+    expect(curves(resumed)).toEqual(curves(whole));
+    await page.close();
+  });
+
+  it('trains, evaluates, analyses and checkpoints on an adapter without "subgroups", within default limits', async () => {
+    const page = await browser.newPage({ acceptDownloads: true });
+    logConsole(page, 'no-subgroups');
+    const console: string[] = [];
+    page.on('console', (m) => console.push(m.text()));
+    // As Firefox's adapters and some Safari releases: no "subgroups" in the adapter's features,
+    // a device request for it refused, and no raised limits. Init scripts do not reach workers,
+    // so the trainer runs on the page's thread here (the same host code).
+    await page.addInitScript(() => {
+      const proto = GPUAdapter.prototype;
+      const features = Object.getOwnPropertyDescriptor(proto, 'features')!.get!;
+      Object.defineProperty(proto, 'features', {
+        get(this: GPUAdapter) { return new Set([...features.call(this) as Set<string>].filter((f) => f !== 'subgroups')); },
+      });
+      const request = proto.requestDevice;
+      proto.requestDevice = function (this: GPUAdapter, desc: GPUDeviceDescriptor = {}) {
+        if ([...(desc.requiredFeatures ?? [])].includes('subgroups' as GPUFeatureName)) {
+          return Promise.reject(new TypeError("the adapter does not support the feature 'subgroups'"));
+        }
+        return request.call(this, { ...desc, requiredLimits: {} });
+      };
+    });
+    await page.goto(`${server.url}/?${SMALL}&thread=page`);
+    await waitForState(page, 'ready');
+    expect(await page.evaluate(async () => (await navigator.gpu.requestAdapter())!.features.has('subgroups'))).toBe(false);
+    const runs = await trainAndWait(page);
+    for (const r of runs) {
+      expect(r.losses).toHaveLength(8);
+      expect(r.testAccuracy).toBeGreaterThan(0.3);
+    }
+    expect(await page.locator('#samples figure').count()).toBe(16);
+    await page.getByRole('button', { name: 'Analyse' }).click();
+    await waitForState(page, 'training', 30_000);
+    await waitForState(page, 'ready');
+    expect(await page.locator('#analyses canvas').count()).toBe(6); // one hidden layer: 2 + 1 + 2 + 1
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Save checkpoint' }).click()]);
+    expect(download.suggestedFilename()).toMatch(/^actlab-tanh-seed7-epoch1\.actlab$/);
+    expect(console.some((m) => m.includes('no "subgroups" feature'))).toBe(true);
     await page.close();
   });
 
