@@ -12,6 +12,7 @@ import { ARTIFACTS, DATA_DIR, launch, logConsole, serve } from './browser.js';
 
 const root = mkdtempSync(join(tmpdir(), 'actlab-pkg-'));
 const app = join(root, 'app');
+const fuzzApp = join(root, 'fuzz');
 let browser: Browser;
 let server: Awaited<ReturnType<typeof serve>>;
 
@@ -27,7 +28,11 @@ beforeAll(async () => {
   mkdirSync(app);
   for (const f of ['index.html', 'main.ts']) copyFileSync(join('examples/quickstart', f), join(app, f));
   await build({ root: app, configFile: false, logLevel: 'warn', build: { outDir: join(app, 'dist'), target: 'es2022' } });
-  server = await serve({ '/': join(app, 'dist'), '/data/fashion-mnist/': DATA_DIR });
+  // The fuzz page (tests/fixtures/fuzz): bad inputs through the installed package.
+  mkdirSync(fuzzApp);
+  for (const f of ['index.html', 'main.ts']) copyFileSync(join('tests/fixtures/fuzz', f), join(fuzzApp, f));
+  await build({ root: fuzzApp, base: './', configFile: false, logLevel: 'warn', build: { outDir: join(fuzzApp, 'dist'), target: 'es2022' } });
+  server = await serve({ '/': join(app, 'dist'), '/fuzz/': join(fuzzApp, 'dist'), '/data/fashion-mnist/': DATA_DIR });
   browser = await launch();
 });
 
@@ -72,5 +77,50 @@ it('the quickstart trains and evaluates in the browser', async () => {
   expect(Number(/accuracy ([\d.]+)%/.exec(text)?.[1])).toBeGreaterThan(30); // chance is 10%
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: `${ARTIFACTS}/quickstart.png` });
+  await page.close();
+});
+
+it('refuses a few hundred bad inputs with clear errors, never a trap, then trains with the same module', async () => {
+  const tsc = resolve('node_modules/.bin/tsc');
+  execFileSync(tsc, ['--noEmit', '--strict', '--skipLibCheck', '--target', 'es2022', '--module', 'esnext',
+    '--moduleResolution', 'bundler', '--lib', 'es2022,dom,dom.iterable', 'main.ts'], { cwd: fuzzApp, encoding: 'utf8' });
+  const seed = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
+  console.log(`browser fuzz seed ${seed} (replay: FUZZ_SEED=${seed} npx vitest run --project e2e tests/package.e2e.ts)`);
+  if (process.env.FUZZ_DISCOVER) {
+    // Every trap of this seed, one page load each (a trap kills the module instance).
+    const traps: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const p = await browser.newPage();
+      await p.goto(`${server.url}/fuzz/?seed=${seed}&skip=${encodeURIComponent(traps.join('\n'))}`);
+      await p.waitForFunction(() => 'fuzzReport' in window, null, { polling: 200, timeout: 10 * 60_000 });
+      const trap = await p.evaluate(() => (window as unknown as { fuzzReport: { trap: string | null } }).fuzzReport.trap);
+      await p.close();
+      if (!trap) break;
+      traps.push(trap.split(': ').slice(0, 2).join(': '));
+      console.log(`trap: ${trap}`);
+    }
+  }
+  const page = await browser.newPage();
+  page.setDefaultTimeout(10 * 60_000);
+  logConsole(page, 'fuzz');
+  await page.goto(`${server.url}/fuzz/?seed=${seed}`);
+  await page.waitForFunction(() => 'fuzzReport' in window, null, { polling: 500 });
+  const { report, error } = await page.evaluate(() => {
+    const w = window as unknown as { fuzzReport: unknown; fuzzError?: string };
+    return { report: w.fuzzReport as { tried: Record<string, number>; threw: Record<string, number>; accepted: string[]; notErrors: string[]; trap: string | null; losses: number[]; stackLosses: number[] }, error: w.fuzzError };
+  });
+  const total = Object.values(report.tried).reduce((a, b) => a + b, 0);
+  console.log(`browser fuzz: ${total} cases; tried ${JSON.stringify(report.tried)}; threw ${JSON.stringify(report.threw)}`);
+  expect(report.trap).toBeNull();
+  expect(error).toBeUndefined();
+  expect(report.notErrors).toEqual([]);
+  expect(report.accepted).toEqual([]);
+  expect(total).toBeGreaterThan(300);
+  // The same module instance then trains normally: finite losses that go down.
+  for (const losses of [report.losses, report.stackLosses]) {
+    expect(losses).toHaveLength(8);
+    expect(losses.every(Number.isFinite)).toBe(true);
+    expect(losses.at(-1)!).toBeLessThan(losses[0]!);
+  }
   await page.close();
 });

@@ -16,12 +16,12 @@
 
 use std::time::Instant;
 
-use actlab::data::{Dataset, DeviceDataset, FashionMnist, epoch_batches, train_val_split};
+use actlab::data::{Batch, Dataset, DeviceDataset, FashionMnist, epoch_batches, train_val_split};
 use actlab::device;
 use actlab::jit::{self, Program, StackState, Tiling};
 use actlab::mlp::Activation;
 use actlab::prng::{key, split};
-use actlab::train::{Batch, TrainConfig, TrainState, train_step};
+use actlab::train::{TrainConfig, TrainState, train_step};
 use burn::tensor::Device;
 
 /// Times `steps` train steps after a first (compiling) one; `batch(i)` makes the i-th batch.
@@ -53,11 +53,11 @@ fn time_steps(name: &str, dev: &Device, steps: usize, batch: impl Fn(usize) -> B
 
 fn bench(name: &str, dev: &Device, data: &Dataset, steps: usize) {
     let order_key = split(key(0), 2)[1];
-    let order = epoch_batches(order_key, data.len(), 256);
-    let host = |i: usize| data.batch(&order[i], dev);
+    let order = epoch_batches(order_key, data.len(), 256).expect("batch size");
+    let host = |i: usize| data.batch(&order[i], dev).expect("batch");
     time_steps(&format!("{name}, host batches"), dev, steps, host);
     let on_device = DeviceDataset::upload(data, dev);
-    let device_order = on_device.epoch_order(order_key, 256);
+    let device_order = on_device.epoch_order(order_key, 256).expect("batch size");
     let gathered = |i: usize| on_device.gather(device_order.batch_indices(i).expect("batch"));
     time_steps(&format!("{name}, device batches"), dev, steps, gathered);
 }

@@ -183,7 +183,7 @@ struct BurnPath {
 
 impl Engine for BurnPath {
     fn epoch(&mut self, order: Key) -> Result<Vec<f64>, Error> {
-        let epoch = self.train.epoch_order(order, BATCH);
+        let epoch = self.train.epoch_order(order, BATCH)?;
         let mut means = Vec::new();
         for state in &mut self.states {
             let mut metrics = Vec::new();

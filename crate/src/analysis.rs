@@ -4,10 +4,10 @@
 
 use burn::tensor::Tensor;
 
-use crate::Error;
-use crate::data::DeviceDataset;
+use crate::data::{Batch, DeviceDataset};
+use crate::error::Error;
 use crate::mlp::{Activation, Params};
-use crate::train::{Batch, loss_and_grads};
+use crate::train::loss_and_grads;
 
 /// `f(x)` and `f'(x)` at every `x`; the derivative comes from autodiff, not a formula.
 pub fn activation_curve(activation: Activation, xs: Tensor<1>) -> (Tensor<1>, Tensor<1>) {

@@ -1,5 +1,5 @@
 //! Runs that survive: a whole `TrainState` (plus the run's PRNG key and the app's notes) as a
-//! versioned file, and the params alone in Flax's msgpack layout.
+//! versioned file. The params alone in Flax's layout are [`crate::flax`]'s.
 //!
 //! Checkpoint file, format version 1 (all integers little-endian):
 //!
@@ -18,16 +18,16 @@
 //!   "meta"      str    free text the application stores with the state (the page: JSON)
 //! ```
 //!
-//! Arrays are encoded as `flax.serialization` does: MessagePack extension type 1 whose data is
-//! the MessagePack array `[shape, "float32", little-endian row-major bytes]`. So the payload
-//! also reads in Python with `flax.serialization.msgpack_restore(data[24:])`.
+//! Arrays and params trees are encoded as `flax.serialization` does ([`crate::flax`]), so the
+//! payload also reads in Python with `flax.serialization.msgpack_restore(data[24:])`.
 
 use burn::tensor::Device;
 use rmpv::Value;
 
-use crate::Error;
+use crate::error::{CheckpointError, Error};
+use crate::flax::{field, malformed, map, pack, params_tree, read_params_tree, unpack};
 use crate::mlp::{HostDense, Params};
-use crate::optim::{OptState, Optimizer};
+use crate::optim::{HostOptState, OptState, Optimizer};
 use crate::prng::Key;
 use crate::train::{TrainConfig, TrainState};
 
@@ -36,40 +36,6 @@ pub const MAGIC: &[u8; 8] = b"ACTLABCK";
 /// The format version this build writes and reads.
 pub const VERSION: u32 = 1;
 const HEADER_LEN: usize = 24;
-/// `flax.serialization._MsgpackExtType.ndarray`.
-const FLAX_NDARRAY_EXT: i8 = 1;
-
-/// Why a checkpoint (or a Flax params file) cannot be read.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum CheckpointError {
-    #[error("not an ActLab checkpoint (it does not start with \"ACTLABCK\")")]
-    NotACheckpoint,
-    #[error(
-        "checkpoint format version {found} is not supported; this version of ActLab reads version {VERSION}"
-    )]
-    UnsupportedVersion { found: u32 },
-    #[error("truncated checkpoint: {expected} bytes expected, {actual} present")]
-    Truncated { expected: u64, actual: u64 },
-    #[error("corrupt checkpoint: checksum mismatch (stored {stored:08x}, computed {computed:08x})")]
-    Corrupt { stored: u32, computed: u32 },
-    #[error("malformed checkpoint: {0}")]
-    Malformed(String),
-    #[error("incompatible checkpoint: {0}")]
-    Incompatible(String),
-}
-
-/// Optimizer state read back to the host.
-#[derive(Clone, Debug, PartialEq)]
-pub enum HostOptState {
-    Sgd {
-        trace: Vec<HostDense>,
-    },
-    Adam {
-        count: u32,
-        mu: Vec<HostDense>,
-        nu: Vec<HostDense>,
-    },
-}
 
 /// A `TrainState` on the host, with the run's key and the application's notes.
 #[derive(Clone, Debug, PartialEq)]
@@ -85,41 +51,21 @@ pub struct Checkpoint {
 impl Checkpoint {
     /// Reads `state` back from the device (async: WebGPU cannot block).
     pub async fn of(state: &TrainState, key: Key, meta: String) -> Result<Checkpoint, Error> {
-        let opt_state = match &state.opt_state {
-            OptState::Sgd { trace } => HostOptState::Sgd {
-                trace: trace.to_host().await?,
-            },
-            OptState::Adam { count, mu, nu } => HostOptState::Adam {
-                count: *count,
-                mu: mu.to_host().await?,
-                nu: nu.to_host().await?,
-            },
-        };
         Ok(Checkpoint {
             config: state.config.clone(),
             step: state.step,
             key,
             params: state.params.to_host().await?,
-            opt_state,
+            opt_state: state.opt_state.to_host().await?,
             meta,
         })
     }
 
     /// The state on `device`, exactly as saved.
     pub fn restore(&self, device: &Device) -> TrainState {
-        let opt_state = match &self.opt_state {
-            HostOptState::Sgd { trace } => OptState::Sgd {
-                trace: Params::from_host(trace, device),
-            },
-            HostOptState::Adam { count, mu, nu } => OptState::Adam {
-                count: *count,
-                mu: Params::from_host(mu, device),
-                nu: Params::from_host(nu, device),
-            },
-        };
         TrainState {
             params: Params::from_host(&self.params, device),
-            opt_state,
+            opt_state: OptState::from_host(&self.opt_state, device),
             step: self.step,
             config: self.config.clone(),
         }
@@ -175,7 +121,10 @@ impl Checkpoint {
         let u32_at = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().expect("4 bytes"));
         let version = u32_at(8);
         if version != VERSION {
-            return Err(CheckpointError::UnsupportedVersion { found: version });
+            return Err(CheckpointError::UnsupportedVersion {
+                found: version,
+                supported: VERSION,
+            });
         }
         let len = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
         let actual = (bytes.len() - HEADER_LEN) as u64;
@@ -198,9 +147,7 @@ impl Checkpoint {
         )
         .map_err(|e| malformed(format!("\"config\": {e}")))?;
         config
-            .mlp
             .validate()
-            .and_then(|_| config.optimizer.validate())
             .map_err(|e| CheckpointError::Incompatible(e.to_string()))?;
         let step = uint(field(&root, "step")?, "step")?;
         let key = match field(&root, "key")?.as_array().map(|a| a.as_slice()) {
@@ -246,23 +193,6 @@ impl Checkpoint {
     }
 }
 
-/// `flax.serialization.to_bytes(variables)` for an MLP's params: the bytes Flax writes for
-/// `{"params": {"Dense_0": {"kernel": ..., "bias": ...}, ...}}`, which
-/// `flax.serialization.from_bytes(model.init(...), data)` loads.
-pub fn flax_params_bytes(params: &[HostDense]) -> Vec<u8> {
-    pack(&map(vec![("params", params_tree(params))]))
-}
-
-/// Reads params written by [`flax_params_bytes`] or by Flax itself (any `Dense_i` MLP).
-pub fn flax_params_from_bytes(bytes: &[u8]) -> Result<Vec<HostDense>, CheckpointError> {
-    let root = unpack(bytes)?;
-    read_params_tree(field(&root, "params")?)
-}
-
-fn malformed(msg: impl Into<String>) -> CheckpointError {
-    CheckpointError::Malformed(msg.into())
-}
-
 fn prefix(e: CheckpointError, what: &str) -> CheckpointError {
     match e {
         CheckpointError::Malformed(m) => malformed(format!("{what}: {m}")),
@@ -270,145 +200,13 @@ fn prefix(e: CheckpointError, what: &str) -> CheckpointError {
     }
 }
 
-fn map(entries: Vec<(&str, Value)>) -> Value {
-    Value::Map(
-        entries
-            .into_iter()
-            .map(|(k, v)| (Value::from(k), v))
-            .collect(),
-    )
-}
-
-fn pack(v: &Value) -> Vec<u8> {
-    let mut out = Vec::new();
-    rmpv::encode::write_value(&mut out, v).expect("writing to a Vec cannot fail");
-    out
-}
-
-fn unpack(bytes: &[u8]) -> Result<Value, CheckpointError> {
-    let mut rest = bytes;
-    let v = rmpv::decode::read_value(&mut rest).map_err(|e| malformed(e.to_string()))?;
-    if !rest.is_empty() {
-        return Err(malformed(format!("{} bytes after the end", rest.len())));
-    }
-    Ok(v)
-}
-
-fn field<'a>(v: &'a Value, name: &str) -> Result<&'a Value, CheckpointError> {
-    v.as_map()
-        .ok_or_else(|| malformed(format!("expected a map holding \"{name}\"")))?
-        .iter()
-        .find(|(k, _)| k.as_str() == Some(name))
-        .map(|(_, v)| v)
-        .ok_or_else(|| malformed(format!("\"{name}\" is missing")))
-}
-
-fn key_word(v: &Value) -> Result<u32, CheckpointError> {
-    u32::try_from(uint(v, "key")?).map_err(|_| malformed("\"key\" holds a word above 2^32 - 1"))
-}
-
 fn uint(v: &Value, what: &str) -> Result<u64, CheckpointError> {
     v.as_u64()
         .ok_or_else(|| malformed(format!("\"{what}\" is not a non-negative integer")))
 }
 
-/// Flax's ndarray encoding of a float32 array.
-fn ndarray(values: &[f32], shape: &[usize]) -> Value {
-    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-    let tuple = Value::Array(vec![
-        Value::Array(shape.iter().map(|&d| Value::from(d as u64)).collect()),
-        Value::from("float32"),
-        Value::Binary(bytes),
-    ]);
-    Value::Ext(FLAX_NDARRAY_EXT, pack(&tuple))
-}
-
-fn read_ndarray(v: &Value, what: &str) -> Result<(Vec<usize>, Vec<f32>), CheckpointError> {
-    let bad = |m: &str| malformed(format!("{what}: {m}"));
-    let Value::Ext(FLAX_NDARRAY_EXT, data) = v else {
-        return Err(bad("not a Flax ndarray"));
-    };
-    let tuple = unpack(data)?;
-    let [shape, dtype, raw] = tuple
-        .as_array()
-        .map(|a| a.as_slice())
-        .and_then(|a| <&[Value; 3]>::try_from(a).ok())
-        .ok_or_else(|| bad("not a (shape, dtype, bytes) tuple"))?;
-    let shape = shape
-        .as_array()
-        .ok_or_else(|| bad("shape is not an array"))?
-        .iter()
-        .map(|d| d.as_u64().map(|d| d as usize))
-        .collect::<Option<Vec<_>>>()
-        .ok_or_else(|| bad("shape holds a non-integer"))?;
-    match dtype.as_str() {
-        Some("float32") => {}
-        other => {
-            return Err(CheckpointError::Incompatible(format!(
-                "{what}: dtype {other:?}; only float32 is supported"
-            )));
-        }
-    }
-    let raw = raw.as_slice().ok_or_else(|| bad("data is not bytes"))?;
-    let n: usize = shape.iter().product();
-    if raw.len() != n * 4 {
-        return Err(bad(&format!(
-            "{} bytes for shape {shape:?} (expected {})",
-            raw.len(),
-            n * 4
-        )));
-    }
-    let values = raw
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
-        .collect();
-    Ok((shape, values))
-}
-
-/// `{"Dense_0": {"kernel": [in, out], "bias": [out]}, ...}` in Flax's key order.
-fn params_tree(layers: &[HostDense]) -> Value {
-    Value::Map(
-        layers
-            .iter()
-            .enumerate()
-            .map(|(i, l)| {
-                let dense = map(vec![
-                    ("kernel", ndarray(&l.kernel, &l.kernel_shape)),
-                    ("bias", ndarray(&l.bias, &[l.bias.len()])),
-                ]);
-                (Value::from(format!("Dense_{i}")), dense)
-            })
-            .collect(),
-    )
-}
-
-fn read_params_tree(v: &Value) -> Result<Vec<HostDense>, CheckpointError> {
-    let n = v
-        .as_map()
-        .ok_or_else(|| malformed("params are not a map"))?
-        .len();
-    if n == 0 {
-        return Err(malformed("no layers"));
-    }
-    (0..n)
-        .map(|i| {
-            let name = format!("Dense_{i}");
-            let dense = field(v, &name)?;
-            let (kshape, kernel) =
-                read_ndarray(field(dense, "kernel")?, &format!("{name}.kernel"))?;
-            let (bshape, bias) = read_ndarray(field(dense, "bias")?, &format!("{name}.bias"))?;
-            match (kshape.as_slice(), bshape.as_slice()) {
-                (&[fan_in, fan_out], &[b]) if b == fan_out => Ok(HostDense {
-                    kernel_shape: [fan_in, fan_out],
-                    kernel,
-                    bias,
-                }),
-                _ => Err(CheckpointError::Incompatible(format!(
-                    "{name}: kernel {kshape:?} and bias {bshape:?} are not a Dense layer"
-                ))),
-            }
-        })
-        .collect()
+fn key_word(v: &Value) -> Result<u32, CheckpointError> {
+    u32::try_from(uint(v, "key")?).map_err(|_| malformed("\"key\" holds a word above 2^32 - 1"))
 }
 
 fn check_dims(

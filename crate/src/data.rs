@@ -1,11 +1,13 @@
-//! FashionMNIST from IDX files: parsing (gzip or raw), normalisation, the train/val split and
-//! key-driven batch order. Bad input is a [`DataError`] naming the problem, never a panic.
+//! FashionMNIST from IDX files: parsing (gzip or raw), normalisation, the train/val split,
+//! key-driven batch order and the [`Batch`] a step takes. Bad input (a file, an index, a batch
+//! size) is a [`DataError`] naming the problem, never a panic.
 
 use std::io::Read;
+use std::ops::Range;
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use thiserror::Error;
 
+use crate::error::DataError;
 use crate::prng::{self, Key};
 
 /// Image side of FashionMNIST.
@@ -17,44 +19,6 @@ pub const VALIDATION_SIZE: usize = 10_000;
 
 const IMAGES_MAGIC: u32 = 0x0000_0803;
 const LABELS_MAGIC: u32 = 0x0000_0801;
-
-/// What is wrong with a data file.
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
-pub enum DataError {
-    #[error("{file}: corrupt gzip data ({message})")]
-    Gzip { file: String, message: String },
-    #[error("{file}: truncated: expected {expected} bytes, found {found}")]
-    Truncated {
-        file: String,
-        expected: usize,
-        found: usize,
-    },
-    #[error("{file}: {found} bytes, but the header describes {expected}")]
-    TrailingBytes {
-        file: String,
-        expected: usize,
-        found: usize,
-    },
-    #[error("{file}: wrong magic number 0x{found:08x}, expected 0x{expected:08x} ({kind})")]
-    BadMagic {
-        file: String,
-        found: u32,
-        expected: u32,
-        kind: &'static str,
-    },
-    #[error("{images} images but {labels} labels")]
-    CountMismatch { images: usize, labels: usize },
-    #[error("images are {rows}x{cols} pixels, expected {SIDE}x{SIDE}")]
-    WrongImageSize { rows: usize, cols: usize },
-    #[error("label {label} at index {index} is not a class 0-9")]
-    BadLabel { index: usize, label: u8 },
-    #[error("index {index} is out of range for a split of {len} examples")]
-    IndexOutOfRange { index: u32, len: usize },
-    #[error("examples {start}..{start}+{n} are not a non-empty range of a split of {len}")]
-    RangeOutOfBounds { start: usize, n: usize, len: usize },
-    #[error("batch {batch} does not exist: the epoch has {batches} batches")]
-    BatchOutOfRange { batch: usize, batches: usize },
-}
 
 /// Decompresses `bytes` if they are gzip (magic `1f 8b`), else returns them as they are.
 pub fn gunzip_if_needed(file: &str, bytes: &[u8]) -> Result<Vec<u8>, DataError> {
@@ -150,7 +114,11 @@ impl Dataset {
         let lb = parse_idx(labels_file, labels, LABELS_MAGIC, "IDX labels, 1-D u8")?;
         let (n, rows, cols) = (im.dims[0], im.dims[1], im.dims[2]);
         if (rows, cols) != (SIDE, SIDE) {
-            return Err(DataError::WrongImageSize { rows, cols });
+            return Err(DataError::WrongImageSize {
+                rows,
+                cols,
+                side: SIDE,
+            });
         }
         if n != lb.dims[0] {
             return Err(DataError::CountMismatch {
@@ -181,7 +149,33 @@ impl Dataset {
     }
 
     /// The examples at `indices`, in that order.
-    pub fn subset(&self, indices: &[u32]) -> Dataset {
+    pub fn subset(&self, indices: &[u32]) -> Result<Dataset, DataError> {
+        check_indices(indices, self.len())?;
+        Ok(self.pick(indices))
+    }
+
+    /// The first `n` examples (all of them if there are fewer).
+    pub fn first(&self, n: usize) -> Dataset {
+        let n = n.min(self.len());
+        Dataset {
+            images: self.images[..n * SIDE * SIDE].to_vec(),
+            labels: self.labels[..n].to_vec(),
+        }
+    }
+
+    /// A batch of the examples at `indices`, normalised, on `device`.
+    pub fn batch(&self, indices: &[u32], device: &Device) -> Result<Batch, DataError> {
+        let sub = self.subset(indices)?;
+        let x: Vec<f32> = sub.images.iter().map(|&p| normalise(p)).collect();
+        let y: Vec<i32> = sub.labels.iter().map(|&l| l as i32).collect();
+        Ok(Batch {
+            images: Tensor::from_data(TensorData::new(x, [indices.len(), SIDE * SIDE]), device),
+            labels: Tensor::<1, Int>::from_data(TensorData::new(y, [indices.len()]), device),
+        })
+    }
+
+    /// [`Dataset::subset`] for indices known to be in range.
+    fn pick(&self, indices: &[u32]) -> Dataset {
         let px = SIDE * SIDE;
         let mut images = Vec::with_capacity(indices.len() * px);
         for &i in indices {
@@ -193,22 +187,28 @@ impl Dataset {
             labels: indices.iter().map(|&i| self.labels[i as usize]).collect(),
         }
     }
+}
 
-    /// A batch of the examples at `indices`, normalised, on `device`.
-    pub fn batch(&self, indices: &[u32], device: &Device) -> crate::train::Batch {
-        let sub = self.subset(indices);
-        let x: Vec<f32> = sub.images.iter().map(|&p| normalise(p)).collect();
-        let y: Vec<i32> = sub.labels.iter().map(|&l| l as i32).collect();
-        crate::train::Batch {
-            images: Tensor::from_data(TensorData::new(x, [indices.len(), SIDE * SIDE]), device),
-            labels: Tensor::<1, Int>::from_data(TensorData::new(y, [indices.len()]), device),
-        }
+/// A batch: normalised images `[n, input]` and class labels `[n]`, on the device.
+#[derive(Clone, Debug)]
+pub struct Batch {
+    pub images: Tensor<2>,
+    pub labels: Tensor<1, Int>,
+}
+
+/// Every index must name an example of a split of `len`.
+fn check_indices(indices: &[u32], len: usize) -> Result<(), DataError> {
+    match indices.iter().find(|&&i| i as usize >= len) {
+        Some(&index) => Err(DataError::IndexOutOfRange { index, len }),
+        None => Ok(()),
     }
+}
 
-    /// The whole dataset as consecutive batches of at most `batch_size`, in order (evaluation).
-    pub fn eval_batches(&self, batch_size: usize) -> Vec<Vec<u32>> {
-        let all: Vec<u32> = (0..self.len() as u32).collect();
-        all.chunks(batch_size.max(1)).map(<[u32]>::to_vec).collect()
+/// Examples `start..start + n` as a range, if it is a non-empty part of a split of `len`.
+pub fn check_range(start: usize, n: usize, len: usize) -> Result<Range<usize>, DataError> {
+    match start.checked_add(n) {
+        Some(end) if end <= len && n > 0 => Ok(start..end),
+        _ => Err(DataError::RangeOutOfBounds { start, n, len }),
     }
 }
 
@@ -258,10 +258,7 @@ impl DeviceDataset {
 
     /// Indices (host values) as a device tensor, checked against the length.
     pub fn indices(&self, indices: &[u32]) -> Result<Tensor<1, Int>, DataError> {
-        let len = self.len();
-        if let Some(&index) = indices.iter().find(|&&i| i as usize >= len) {
-            return Err(DataError::IndexOutOfRange { index, len });
-        }
+        check_indices(indices, self.len())?;
         let v: Vec<i32> = indices.iter().map(|&i| i as i32).collect();
         Ok(Tensor::from_data(
             TensorData::new(v, [indices.len()]),
@@ -271,7 +268,7 @@ impl DeviceDataset {
 
     /// The examples at `indices` (a device tensor of valid indices, e.g. a slice of an
     /// [`EpochOrder`]), gathered and normalised on the device.
-    pub fn gather(&self, indices: Tensor<1, Int>) -> crate::train::Batch {
+    pub fn gather(&self, indices: Tensor<1, Int>) -> Batch {
         let [n] = indices.dims();
         let words = self.packed.clone().select(0, indices.clone());
         let bytes = words
@@ -279,7 +276,7 @@ impl DeviceDataset {
             .bitwise_right_shift(self.shifts.clone())
             .bitwise_and_scalar(255)
             .reshape([n * WORDS * 4]);
-        crate::train::Batch {
+        Batch {
             images: self
                 .table
                 .clone()
@@ -290,26 +287,24 @@ impl DeviceDataset {
     }
 
     /// Examples `start..start + n` (evaluation batches), normalised on the device.
-    pub fn range(&self, start: usize, n: usize) -> Result<crate::train::Batch, DataError> {
-        let len = self.len();
-        let end = start.checked_add(n).filter(|&e| e <= len && n > 0);
-        let end = end.ok_or(DataError::RangeOutOfBounds { start, n, len })?;
-        let idx = Tensor::<1, Int>::arange(start as i64..end as i64, &self.packed.device());
+    pub fn range(&self, start: usize, n: usize) -> Result<Batch, DataError> {
+        let r = check_range(start, n, self.len())?;
+        let idx = Tensor::<1, Int>::arange(r.start as i64..r.end as i64, &self.packed.device());
         Ok(self.gather(idx))
     }
 
     /// One epoch's batch order drawn from `key` (as [`epoch_batches`]), uploaded once.
-    pub fn epoch_order(&self, key: Key, batch_size: usize) -> EpochOrder {
-        let order: Vec<i32> = epoch_batches(key, self.len(), batch_size)
+    pub fn epoch_order(&self, key: Key, batch_size: usize) -> Result<EpochOrder, DataError> {
+        let order: Vec<i32> = epoch_batches(key, self.len(), batch_size)?
             .concat()
             .into_iter()
             .map(|i| i as i32)
             .collect();
         let total = order.len();
-        EpochOrder {
+        Ok(EpochOrder {
             order: Tensor::from_data(TensorData::new(order, [total]), &self.packed.device()),
-            batch_size: batch_size.max(1),
-        }
+            batch_size,
+        })
     }
 }
 
@@ -349,17 +344,19 @@ pub fn train_val_split(train: &Dataset, key: Key) -> (Dataset, Dataset) {
     let perm = prng::permutation(key, train.len());
     let n_val = VALIDATION_SIZE.min(train.len());
     let (tr, va) = perm.split_at(train.len() - n_val);
-    (train.subset(tr), train.subset(va))
+    (train.pick(tr), train.pick(va))
 }
 
 /// One epoch's batches: a permutation of `0..len` drawn from `key`, cut into batches of
-/// `batch_size`. The last, incomplete batch is dropped so every step has the same shape (one
-/// compiled kernel set); over epochs every example is still seen, as the order changes.
-pub fn epoch_batches(key: Key, len: usize, batch_size: usize) -> Vec<Vec<u32>> {
+/// `batch_size` (from 1 to `len`). The last, incomplete batch is dropped so every step has the
+/// same shape (one compiled kernel set); over epochs every example is still seen, as the order
+/// changes.
+pub fn epoch_batches(key: Key, len: usize, batch_size: usize) -> Result<Vec<Vec<u32>>, DataError> {
+    if batch_size == 0 || batch_size > len {
+        return Err(DataError::BatchSize { batch_size, len });
+    }
     let perm = prng::permutation(key, len);
-    perm.chunks_exact(batch_size.max(1))
-        .map(<[u32]>::to_vec)
-        .collect()
+    Ok(perm.chunks_exact(batch_size).map(<[u32]>::to_vec).collect())
 }
 
 /// The four official files, parsed: train (to be split) and test.
@@ -388,10 +385,10 @@ impl FashionMnist {
 
     /// Reads the four files from a directory (native only).
     #[cfg(not(target_arch = "wasm32"))]
-    pub fn load_dir(dir: &std::path::Path) -> Result<FashionMnist, crate::Error> {
+    pub fn load_dir(dir: &std::path::Path) -> Result<FashionMnist, crate::error::Error> {
         let read = |f: &str| {
             std::fs::read(dir.join(f))
-                .map_err(|e| crate::Error::Io(format!("{}: {e}", dir.join(f).display())))
+                .map_err(|e| crate::error::Error::Io(format!("{}: {e}", dir.join(f).display())))
         };
         let b = [
             read(FILES[0])?,

@@ -2,10 +2,12 @@
 //! or DX12 natively) or, natively, Burn's Flex CPU backend (pure Rust; Burn 0.22's replacement
 //! for the deprecated ndarray backend).
 
-use burn::tensor::wgpu::WgpuInitError;
+use std::sync::Arc;
+
+use burn::tensor::wgpu::{WgpuInitError, wgpu};
 use burn::tensor::{Device, DeviceKind};
 
-use crate::Error;
+use crate::error::Error;
 
 /// The native CPU device (Flex): deterministic, used by the tests.
 #[cfg(not(target_arch = "wasm32"))]
@@ -26,17 +28,59 @@ pub async fn gpu() -> Result<Device, Error> {
 #[derive(Clone, Debug)]
 pub struct Gpu {
     pub device: Device,
-    pub wgpu: Option<crate::jit::Handles>,
+    pub wgpu: Option<Handles>,
 }
 
 impl Gpu {
     /// The handles a compiled step needs, or an error saying why there are none.
-    pub fn handles(&self) -> Result<&crate::jit::Handles, Error> {
+    pub fn handles(&self) -> Result<&Handles, Error> {
         self.wgpu.as_ref().ok_or_else(|| {
             Error::Device(
                 "this GPU was registered with Burn before ActLab could keep its wgpu handles: create the GPU once (device::shared_gpu natively, Gpu.create() in the browser) and share it".into(),
             )
         })
+    }
+}
+
+/// The wgpu device and queue a compiled program runs on (Burn's own, see [`Gpu`]).
+#[derive(Clone, Debug)]
+pub struct Handles {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    /// Whether the adapter is a CPU implementation (SwiftShader, lavapipe, llvmpipe): it picks
+    /// the matrix products' tiling.
+    software: bool,
+    /// Identifies the device: data and stacks must share it.
+    token: Arc<()>,
+}
+
+impl Handles {
+    /// `software: None` reads it from the adapter's info (natively; in the browser that info
+    /// is mostly empty, so `gpu_of` asks the browser's adapter instead).
+    pub fn new(device: wgpu::Device, queue: wgpu::Queue, software: Option<bool>) -> Handles {
+        let software = software.unwrap_or_else(|| {
+            let info = device.adapter_info();
+            info.device_type == wgpu::DeviceType::Cpu
+                || format!("{} {}", info.name, info.driver)
+                    .to_lowercase()
+                    .contains("swiftshader")
+        });
+        Handles {
+            device,
+            queue,
+            software,
+            token: Arc::new(()),
+        }
+    }
+
+    pub fn is_software(&self) -> bool {
+        self.software
+    }
+
+    /// Whether `other` is a handle to the same device (buffers of one cannot be used on the
+    /// other).
+    pub fn same_device(&self, other: &Handles) -> bool {
+        Arc::ptr_eq(&self.token, &other.token)
     }
 }
 
@@ -96,11 +140,7 @@ fn created(
     match made {
         Ok((device, setup)) => Ok(Gpu {
             device,
-            wgpu: Some(crate::jit::Handles::new(
-                setup.device,
-                setup.queue,
-                software,
-            )),
+            wgpu: Some(Handles::new(setup.device, setup.queue, software)),
         }),
         Err(WgpuInitError::Registration { .. }) => Ok(Gpu {
             device: Device::wgpu(kind),

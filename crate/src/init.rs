@@ -6,10 +6,12 @@
 use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
 
+use crate::error::Error;
 use crate::prng::{self, Key};
 
 /// Which fan `variance_scaling` divides by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "snake_case")]
 pub enum FanMode {
     FanIn,
@@ -19,6 +21,7 @@ pub enum FanMode {
 
 /// The distribution `variance_scaling` draws from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "snake_case")]
 pub enum Distribution {
     Uniform,
@@ -27,6 +30,7 @@ pub enum Distribution {
 
 /// A kernel initializer, as named in `jax.nn.initializers`.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum KernelInit {
     /// `lecun_uniform()`: `variance_scaling(1, fan_in, uniform)`, Flax's recommended uniform.
@@ -43,6 +47,7 @@ pub enum KernelInit {
 
 /// A bias initializer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "snake_case")]
 pub enum BiasInit {
     /// Flax's default: zeros.
@@ -52,6 +57,18 @@ pub enum BiasInit {
 }
 
 impl KernelInit {
+    /// A positive, finite scale (JAX would draw NaN or fail later).
+    pub fn validate(self) -> Result<(), Error> {
+        let (scale, _, _) = self.scaling();
+        if scale.is_finite() && scale > 0.0 {
+            Ok(())
+        } else {
+            Err(Error::Config(format!(
+                "variance_scaling's scale must be a positive number, got {scale}"
+            )))
+        }
+    }
+
     fn scaling(self) -> (f64, FanMode, Distribution) {
         match self {
             KernelInit::LecunUniform => (1.0, FanMode::FanIn, Distribution::Uniform),

@@ -6,12 +6,13 @@
 use burn::tensor::{Device, Tensor, TensorData, activation};
 use serde::{Deserialize, Serialize};
 
-use crate::Error;
+use crate::error::Error;
 use crate::init::{BiasInit, KernelInit, dense_param_key};
 use crate::prng::Key;
 
 /// The six activation functions of the tutorial. Their JS names are the lower-case serde names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "snake_case")]
 pub enum Activation {
     Sigmoid,
@@ -73,12 +74,19 @@ impl std::str::FromStr for Activation {
 
 /// Layer sizes: `input -> hidden... -> output`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(default)]
 pub struct MlpConfig {
     pub input: usize,
     pub hidden: Vec<usize>,
     pub output: usize,
 }
+
+/// The widest layer, the most hidden layers and parameters a network may have (the tutorial's
+/// has 567,434 parameters): 64 MiB of f32 per copy of the parameters.
+pub const MAX_WIDTH: usize = 1 << 16;
+pub const MAX_HIDDEN_LAYERS: usize = 64;
+pub const MAX_PARAMS: u64 = 1 << 24;
 
 impl Default for MlpConfig {
     /// The tutorial's network: 784-512-256-256-128-10.
@@ -101,11 +109,34 @@ impl MlpConfig {
         sizes.windows(2).map(|w| (w[0], w[1])).collect()
     }
 
+    /// Sizes a browser tab can hold: checked before anything is allocated, because an
+    /// allocation that fails in wasm aborts the whole module instead of returning an error.
     pub fn validate(&self) -> Result<(), Error> {
-        if self.input == 0 || self.output == 0 || self.hidden.contains(&0) {
+        let sizes = || {
+            std::iter::once(self.input)
+                .chain(self.hidden.iter().copied())
+                .chain([self.output])
+        };
+        if sizes().any(|d| d == 0 || d > MAX_WIDTH) {
             return Err(Error::Config(format!(
-                "layer sizes must be positive, got input {}, hidden {:?}, output {}",
+                "layer sizes must be from 1 to {MAX_WIDTH}, got input {}, hidden {:?}, output {}",
                 self.input, self.hidden, self.output
+            )));
+        }
+        if self.hidden.len() > MAX_HIDDEN_LAYERS {
+            return Err(Error::Config(format!(
+                "at most {MAX_HIDDEN_LAYERS} hidden layers, got {}",
+                self.hidden.len()
+            )));
+        }
+        let params: u64 = self
+            .layer_dims()
+            .iter()
+            .map(|&(i, o)| (i as u64 + 1) * o as u64)
+            .sum();
+        if params > MAX_PARAMS {
+            return Err(Error::Config(format!(
+                "the network would have {params} parameters; the most is {MAX_PARAMS}"
             )));
         }
         Ok(())

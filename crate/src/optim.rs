@@ -14,14 +14,15 @@
 //! p <- p - lr * (m / (1 - b1^n)) / (sqrt(v / (1 - b2^n)) + eps)
 //! ```
 
-use burn::tensor::Tensor;
+use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::Error;
-use crate::mlp::Params;
+use crate::error::Error;
+use crate::mlp::{HostDense, Params};
 
 /// Which optimizer and its hyper-parameters (`tx` in optax terms).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Optimizer {
     Sgd {
@@ -65,6 +66,49 @@ impl Default for Optimizer {
 pub enum OptState {
     Sgd { trace: Params },
     Adam { count: u32, mu: Params, nu: Params },
+}
+
+/// [`OptState`] on the host (checkpoints, compiled stacks).
+#[derive(Clone, Debug, PartialEq)]
+pub enum HostOptState {
+    Sgd {
+        trace: Vec<HostDense>,
+    },
+    Adam {
+        count: u32,
+        mu: Vec<HostDense>,
+        nu: Vec<HostDense>,
+    },
+}
+
+impl OptState {
+    /// Reads the state back (async: WebGPU cannot block).
+    pub async fn to_host(&self) -> Result<HostOptState, Error> {
+        Ok(match self {
+            OptState::Sgd { trace } => HostOptState::Sgd {
+                trace: trace.to_host().await?,
+            },
+            OptState::Adam { count, mu, nu } => HostOptState::Adam {
+                count: *count,
+                mu: mu.to_host().await?,
+                nu: nu.to_host().await?,
+            },
+        })
+    }
+
+    /// Uploads host values.
+    pub fn from_host(host: &HostOptState, device: &Device) -> OptState {
+        match host {
+            HostOptState::Sgd { trace } => OptState::Sgd {
+                trace: Params::from_host(trace, device),
+            },
+            HostOptState::Adam { count, mu, nu } => OptState::Adam {
+                count: *count,
+                mu: Params::from_host(mu, device),
+                nu: Params::from_host(nu, device),
+            },
+        }
+    }
 }
 
 impl Optimizer {

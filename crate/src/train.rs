@@ -6,14 +6,17 @@
 use burn::tensor::{Device, Int, Tensor, activation};
 use serde::{Deserialize, Serialize};
 
-use crate::Error;
+use crate::data::Batch;
+use crate::error::Error;
 use crate::init::{BiasInit, KernelInit};
 use crate::mlp::{Activation, MlpConfig, Params, apply, read_f32};
 use crate::optim::{OptState, Optimizer};
 use crate::prng::Key;
 
-/// Everything that defines a model and how it learns.
+/// Everything that defines a model and how it learns. Every field has a default (the
+/// tutorial's), so JavaScript may pass any part of it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(default)]
 pub struct TrainConfig {
     pub mlp: MlpConfig,
@@ -36,11 +39,13 @@ impl Default for TrainConfig {
     }
 }
 
-/// A batch: normalised images `[n, input]` and class labels `[n]`.
-#[derive(Clone, Debug)]
-pub struct Batch {
-    pub images: Tensor<2>,
-    pub labels: Tensor<1, Int>,
+impl TrainConfig {
+    /// Positive layer sizes and hyper-parameters in range.
+    pub fn validate(&self) -> Result<(), Error> {
+        self.mlp.validate()?;
+        self.kernel_init.validate()?;
+        self.optimizer.validate()
+    }
 }
 
 /// The whole training state, as plain data.
@@ -62,6 +67,7 @@ pub struct Metrics {
 
 /// Metrics read back to the host.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 pub struct MetricValues {
     pub loss: f32,
     pub accuracy: f32,
@@ -97,7 +103,7 @@ pub async fn read_metrics(metrics: Vec<Metrics>) -> Result<Vec<MetricValues>, Er
 impl TrainState {
     /// `TrainState.create(apply_fn, params=init(key), tx)`.
     pub fn init(key: Key, config: TrainConfig, device: &Device) -> Result<TrainState, Error> {
-        config.optimizer.validate()?;
+        config.validate()?;
         let params = Params::init(
             key,
             &config.mlp,

@@ -5,15 +5,14 @@
 
 mod common;
 
-use actlab::checkpoint::{
-    Checkpoint, CheckpointError, VERSION, flax_params_bytes, flax_params_from_bytes,
-};
-use actlab::device;
+use actlab::checkpoint::{Checkpoint, VERSION};
+use actlab::error::CheckpointError;
 use actlab::init::{BiasInit, KernelInit};
 use actlab::mlp::{Activation, MlpConfig, Params};
 use actlab::optim::Optimizer;
 use actlab::prng::key;
 use actlab::train::{TrainConfig, TrainState, train_step};
+use actlab::{device, flax};
 use common::{block_on, toy_batch};
 
 /// Written by `fixtures/gen_flax_msgpack.py` (jax 0.10.2, flax 0.12.8).
@@ -35,8 +34,8 @@ fn flax_export_is_byte_identical_to_flax() {
     )
     .unwrap();
     let host = block_on(params.to_host()).unwrap();
-    assert_eq!(flax_params_bytes(&host), FLAX_FIXTURE);
-    assert_eq!(flax_params_from_bytes(FLAX_FIXTURE).unwrap(), host);
+    assert_eq!(flax::to_bytes(&host), FLAX_FIXTURE);
+    assert_eq!(flax::from_bytes(FLAX_FIXTURE).unwrap(), host);
 }
 
 fn config(optimizer: Optimizer) -> TrainConfig {
@@ -67,7 +66,7 @@ const OPTIMIZERS: [Optimizer; 2] = [
 ];
 
 /// A state after three steps (non-zero optimizer state), and the batch it trains on.
-fn trained(optimizer: Optimizer) -> (TrainState, actlab::train::Batch) {
+fn trained(optimizer: Optimizer) -> (TrainState, actlab::data::Batch) {
     let dev = device::cpu();
     let (_, _, batch) = toy_batch(3, 8, 6, 3, &dev);
     let mut state = TrainState::init(key(1), config(optimizer), &dev).unwrap();
@@ -130,7 +129,10 @@ fn bad_files_give_clear_errors() {
     v2[8..12].copy_from_slice(&(VERSION + 1).to_le_bytes());
     assert_eq!(
         err(&v2),
-        CheckpointError::UnsupportedVersion { found: VERSION + 1 }
+        CheckpointError::UnsupportedVersion {
+            found: VERSION + 1,
+            supported: VERSION
+        }
     );
     for cut in [10, 23, 24, good.len() / 2, good.len() - 1] {
         assert!(
@@ -170,7 +172,7 @@ fn bad_files_give_clear_errors() {
 #[test]
 fn flax_reader_rejects_what_it_cannot_load() {
     assert!(matches!(
-        flax_params_from_bytes(&FLAX_FIXTURE[..FLAX_FIXTURE.len() - 3]),
+        flax::from_bytes(&FLAX_FIXTURE[..FLAX_FIXTURE.len() - 3]),
         Err(CheckpointError::Malformed(_))
     ));
     // float64 arrays: the dtype is named in the error.
@@ -183,6 +185,6 @@ fn flax_reader_rejects_what_it_cannot_load() {
             b
         })
         .unwrap();
-    let e = flax_params_from_bytes(&f64_file).unwrap_err();
+    let e = flax::from_bytes(&f64_file).unwrap_err();
     assert!(e.to_string().contains("float64"), "{e}");
 }

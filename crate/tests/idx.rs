@@ -5,11 +5,12 @@ use std::io::Write;
 
 mod common;
 
-use actlab::data::{DataError, Dataset, DeviceDataset, epoch_batches, normalise};
+use actlab::data::{Batch, Dataset, DeviceDataset, epoch_batches, normalise};
 use actlab::device;
+use actlab::error::DataError;
 use actlab::mlp::read_f32;
 use actlab::prng::key;
-use actlab::train::{Batch, read_classes};
+use actlab::train::read_classes;
 use common::block_on;
 
 fn idx(magic: u32, dims: &[u32], data: &[u8]) -> Vec<u8> {
@@ -51,7 +52,7 @@ fn parses_raw_and_gzip_alike() {
     assert_eq!(raw.len(), 3);
     assert_eq!(raw.labels, vec![0, 9, 4]);
     assert_eq!(raw.images[784], (784 % 251) as u8);
-    let sub = raw.subset(&[2, 0]);
+    let sub = raw.subset(&[2, 0]).unwrap();
     assert_eq!(sub.labels, vec![4, 0]);
     assert_eq!(sub.images[..784], raw.images[2 * 784..3 * 784]);
 }
@@ -128,7 +129,11 @@ fn wrong_image_size() {
     let im = idx(0x803, &[1, 32, 32], &[0; 1024]);
     assert_eq!(
         parse(&im, &labels(&[1])).unwrap_err(),
-        DataError::WrongImageSize { rows: 32, cols: 32 }
+        DataError::WrongImageSize {
+            rows: 32,
+            cols: 32,
+            side: 28
+        }
     );
 }
 
@@ -183,7 +188,7 @@ fn device_batches_equal_host_batches_bit_for_bit() {
     assert_eq!(on_device.len(), 7);
 
     let picked = [6u32, 0, 3, 3];
-    let host = data.batch(&picked, &dev);
+    let host = data.batch(&picked, &dev).unwrap();
     let gathered = on_device.gather(on_device.indices(&picked).unwrap());
     let (hx, hy) = read_batch(host);
     let (gx, gy) = read_batch(gathered);
@@ -196,11 +201,11 @@ fn device_batches_equal_host_batches_bit_for_bit() {
     assert_eq!(gx[5], normalise(data.images[6 * 784 + 5]));
 
     let (rx, ry) = read_batch(on_device.range(2, 3).unwrap());
-    assert_eq!(read_batch(data.batch(&[2, 3, 4], &dev)), (rx, ry));
+    assert_eq!(read_batch(data.batch(&[2, 3, 4], &dev).unwrap()), (rx, ry));
 
     // An epoch order on the device: batch i holds the indices epoch_batches gives on the host.
-    let order = on_device.epoch_order(key(5), 3);
-    let host_order = epoch_batches(key(5), 7, 3);
+    let order = on_device.epoch_order(key(5), 3).unwrap();
+    let host_order = epoch_batches(key(5), 7, 3).unwrap();
     assert_eq!(order.batches(), host_order.len());
     for (i, idx) in host_order.iter().enumerate() {
         let on = block_on(read_classes(order.batch_indices(i).unwrap())).unwrap();
@@ -228,7 +233,7 @@ fn device_dataset_rejects_bad_indices_ranges_and_batches() {
         d.range(usize::MAX, 2),
         Err(DataError::RangeOutOfBounds { .. })
     ));
-    let order = d.epoch_order(key(0), 2);
+    let order = d.epoch_order(key(0), 2).unwrap();
     assert_eq!(order.batches(), 1);
     assert_eq!(
         order.batch_indices(1).unwrap_err(),

@@ -41,7 +41,7 @@ fn relu_mlp_reaches_80_percent_test_accuracy_after_one_epoch() {
         DeviceDataset::upload(&data.test, &dev),
     );
     let start = std::time::Instant::now();
-    let order = train.epoch_order(k[2], 256);
+    let order = train.epoch_order(k[2], 256).unwrap();
     for i in 0..order.batches() {
         let batch = train.gather(order.batch_indices(i).unwrap());
         state = train_step(&state, &batch).unwrap().0;

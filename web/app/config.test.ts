@@ -1,5 +1,16 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import type { Complete, TrainConfig } from '../sdk/types.js';
 import { DEFAULT_RUN, formValuesOf, parseRunConfig, trainConfigOf } from './config.js';
+
+/** The crate's defaults as `defaultConfig()` returns them (checked against it below). */
+const DEFAULTS: Complete<TrainConfig> = {
+  mlp: { input: 784, hidden: [512, 256, 256, 128], output: 10 },
+  activation: 'relu',
+  kernel_init: { kind: 'torch_default' },
+  bias_init: 'fan_in_uniform',
+  optimizer: { kind: 'sgd', learning_rate: 0.01, momentum: 0.9 },
+};
 
 describe('parseRunConfig', () => {
   it('round-trips the defaults', () => {
@@ -33,8 +44,23 @@ describe('parseRunConfig', () => {
 });
 
 describe('trainConfigOf', () => {
+  // The crate's own defaults, from the wasm module (built before the unit tests run).
+  const wasmDir = new URL('../../pkg/', import.meta.url);
+  const crate = async () => {
+    const wasm = await import(new URL('actlab.js', wasmDir).href) as typeof import('../../pkg/actlab.js');
+    wasm.initSync({ module: readFileSync(new URL('actlab_bg.wasm', wasmDir)) });
+    return wasm;
+  };
+
+  it('the page’s default run is the crate’s default config, field for field', async () => {
+    const wasm = await crate();
+    const defaults = wasm.defaultConfig() as Complete<TrainConfig>;
+    expect(defaults).toEqual(DEFAULTS);
+    expect(wasm.fullConfig(trainConfigOf(DEFAULT_RUN, 'relu', defaults))).toEqual(defaults);
+  });
+
   it('maps the tutorial defaults to the crate config', () => {
-    expect(trainConfigOf(DEFAULT_RUN, 'elu')).toEqual({
+    expect(trainConfigOf(DEFAULT_RUN, 'elu', DEFAULTS)).toEqual({
       mlp: { input: 784, hidden: [512, 256, 256, 128], output: 10 },
       activation: 'elu',
       kernel_init: { kind: 'torch_default' },
@@ -44,7 +70,7 @@ describe('trainConfigOf', () => {
   });
 
   it('pairs lecun_uniform with zero biases and builds Adam', () => {
-    const c = trainConfigOf({ ...DEFAULT_RUN, init: 'lecun_uniform', optimizer: 'adam', learningRate: 0.001 }, 'relu');
+    const c = trainConfigOf({ ...DEFAULT_RUN, init: 'lecun_uniform', optimizer: 'adam', learningRate: 0.001 }, 'relu', DEFAULTS);
     expect([c.bias_init, c.optimizer]).toEqual(['zeros', { kind: 'adam', learning_rate: 0.001 }]);
   });
 });

@@ -1,6 +1,7 @@
 // The run settings the form edits: defaults, validation with a message per field, and the
-// crate's TrainConfig for one activation. Pure, unit-tested.
-import { ACTIVATIONS, type Activation, type TrainConfig } from '../sdk/types.js';
+// crate's TrainConfig for one activation. Pure, unit-tested (config.test.ts also holds the
+// defaults to the crate's `defaultConfig()`).
+import { ACTIVATIONS, type Activation, type Complete, type TrainConfig } from '../sdk/types.js';
 
 export interface RunConfig {
   activations: Activation[];
@@ -91,16 +92,18 @@ export function formValuesOf(c: RunConfig): Required<FormValues> {
   };
 }
 
-/** The crate's configuration for one activation of a run. */
-export function trainConfigOf(c: RunConfig, activation: Activation): TrainConfig {
+/**
+ * The crate's configuration for one activation of a run: what the form sets, over the crate's
+ * defaults (`defaultConfig()`: the input and output sizes, SGD's momentum).
+ */
+export function trainConfigOf(c: RunConfig, activation: Activation, defaults: Complete<TrainConfig>): TrainConfig {
+  const sgd = defaults.optimizer.kind === 'sgd' ? defaults.optimizer : { kind: 'sgd' as const, learning_rate: c.learningRate, momentum: 0.9 };
   return {
-    mlp: { input: 784, hidden: c.hidden, output: 10 },
+    mlp: { ...defaults.mlp, hidden: c.hidden },
     activation,
     kernel_init: { kind: c.init },
     // PyTorch's default draws biases like kernels; Flax's lecun_uniform goes with zero biases.
     bias_init: c.init === 'torch_default' ? 'fan_in_uniform' : 'zeros',
-    optimizer: c.optimizer === 'sgd'
-      ? { kind: 'sgd', learning_rate: c.learningRate, momentum: 0.9 }
-      : { kind: 'adam', learning_rate: c.learningRate },
+    optimizer: c.optimizer === 'sgd' ? { ...sgd, learning_rate: c.learningRate } : { kind: 'adam', learning_rate: c.learningRate },
   };
 }

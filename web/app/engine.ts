@@ -2,7 +2,7 @@
 // models): the `Engine` that app/trainer.ts drives. Batches are gathered on the GPU from the
 // uploaded bytes; a chunk of steps is one submit, and its losses one readback.
 import {
-  compileStack, foldIn, initStack, key, readStackMetrics, split, stackEvalSteps, stackFromCheckpoints, stackTrainSteps,
+  compileStack, defaultConfig, foldIn, initStack, key, readStackMetrics, split, stackEvalSteps, stackFromCheckpoints, stackTrainSteps,
   type Activation, type Gpu, type Key, type StackData, type StackEpoch, type StackProgram, type StackState,
 } from '../sdk/index.js';
 import { trainConfigOf, type RunConfig } from './config.js';
@@ -24,7 +24,7 @@ export function runKeys(seed: number): RunKeys {
 /** A stack of `activations`, freshly initialised or continuing from their checkpoint `files`. */
 export function openStack(gpu: Gpu, splits: StackSplits, cfg: RunConfig, activations: readonly Activation[], files?: Uint8Array[]): Engine {
   const keys = runKeys(cfg.seed);
-  const program = compileStack(gpu, activations.map((a) => trainConfigOf(cfg, a)), cfg.batchSize);
+  const program = compileStack(gpu, activations.map((a) => trainConfigOf(cfg, a, defaultConfig())), cfg.batchSize);
   try {
     const state = files ? stackFromCheckpoints(program, files) : initStack(program, activations.map(() => keys.init));
     return new StackEngine(gpu, splits, cfg, keys, activations, program, state);

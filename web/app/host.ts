@@ -3,7 +3,7 @@
 // in a Web Worker (web/worker.ts) or, where a worker has no WebGPU, on the page's thread: it
 // never touches the DOM. The training loop itself is app/trainer.ts.
 import {
-  FashionData, Gpu, deviceLost, exportFlax, hasWebGpu, load, loadFashionMnist, predict, range, restoreCheckpoint,
+  FashionData, Gpu, defaultConfig, deviceLost, exportFlax, hasWebGpu, load, loadFashionMnist, predict, range, restoreCheckpoint,
   type Activation, type ByteCache, type GpuSplit, type LoadProgress, type TrainState,
 } from '../sdk/index.js';
 import { computeAnalyses } from './analyses.js';
@@ -166,7 +166,7 @@ export function createHost(deps: HostDeps): { handle(cmd: Command): void } {
     const batch = o.train.range(0, Math.min(256, o.train.len));
     try {
       const result = await computeAnalyses({
-        gpu: need(gpu), activations: cfg.activations, configOf: (a) => trainConfigOf(cfg, a), initKey: runKeys(cfg.seed).init,
+        gpu: need(gpu), activations: cfg.activations, configOf: (a) => trainConfigOf(cfg, a, defaultConfig()), initKey: runKeys(cfg.seed).init,
         batch, train: o.train, trained: new Map(cfg.activations.filter((a) => best.has(a)).map((a) => [a, bestModel(a)])),
         onProgress: (m) => status(m, null),
       });

@@ -1,10 +1,10 @@
-// The npm package's entry point: the wasm-bindgen API with precise types for the plain objects
-// that cross the boundary (configs, metrics), plus the data loader. Compiled to pkg/sdk/, the
+// The npm package's entry point: the wasm-bindgen API, whose plain objects (configs, metrics)
+// are typed by the Rust types (types.ts), plus the data loader. Compiled to pkg/sdk/, the
 // same depth below the package root as this file, so the relative import of the wasm-bindgen
 // output resolves both here and in an installed package.
 import initWasm, * as wasm from '../../pkg/actlab.js';
 import { cacheFashionFiles, loadFashionFiles, type LoadOptions } from './loader.js';
-import type { Activation, DeviceLoss, Key, MetricValues, TrainConfig } from './types.js';
+import type { Activation, Complete, DeviceLoss, Key, MetricValues, TrainConfig } from './types.js';
 
 export { Gpu, FashionData, GpuSplit, Epoch, Batch, TrainState, Restored, key, split, foldIn, permutation } from '../../pkg/actlab.js';
 export { StackProgram, StackState, StackData, StackEpoch, StackBatch, StackMetrics } from '../../pkg/actlab.js';
@@ -27,39 +27,43 @@ export function hasWebGpu(): boolean {
   return typeof navigator !== 'undefined' && 'gpu' in navigator;
 }
 
+/** The tutorial's configuration with every field present: what `init` uses for a field left out. */
+export function defaultConfig(): Complete<TrainConfig> {
+  return wasm.defaultConfig() as Complete<TrainConfig>;
+}
+
+/** `config` with every missing field filled in and checked as `init` checks it; throws what is wrong. */
+export function fullConfig(config: TrainConfig = {}): Complete<TrainConfig> {
+  return wasm.fullConfig(config) as Complete<TrainConfig>;
+}
+
 /** `TrainState.create(params = init(key, config), tx)` on `gpu`. */
 export function init(gpu: wasm.Gpu, key: Key, config: TrainConfig = {}): wasm.TrainState {
   return wasm.init(gpu, key, config);
 }
 
 /** Metrics still on the GPU: `read()` once, or read many at once with `readMetrics`. */
-export type PendingMetrics = Omit<wasm.Metrics, 'read'> & { read(): Promise<MetricValues> };
+export type PendingMetrics = wasm.Metrics;
 
 /** Reads many pending metrics with one GPU readback (each readback waits for the GPU). */
 export function readMetrics(pending: PendingMetrics[]): Promise<MetricValues[]> {
-  return wasm.readMetrics(pending as wasm.Metrics[]) as Promise<MetricValues[]>;
+  return wasm.readMetrics(pending);
 }
 
 /** One step; `state` stays valid. Returns the new state and the batch's metrics. */
 export function trainStep(state: wasm.TrainState, batch: wasm.Batch): { state: wasm.TrainState; metrics: PendingMetrics } {
   const out = wasm.trainStep(state, batch);
-  return { state: out.state, metrics: out.metrics as PendingMetrics };
+  return { state: out.state, metrics: out.metrics };
 }
 
 /** Loss and accuracy of `state` on `batch`. */
 export function evalStep(state: wasm.TrainState, batch: wasm.Batch): PendingMetrics {
-  return wasm.evalStep(state, batch) as PendingMetrics;
+  return wasm.evalStep(state, batch);
 }
 
 /** The predicted class of every example of `batch`. */
 export function predict(state: wasm.TrainState, batch: wasm.Batch): Promise<Uint32Array> {
   return wasm.predict(state, batch).read();
-}
-
-/** One epoch's batches of training indices, in an order drawn from `key` (last partial dropped). */
-export function* epochBatches(data: wasm.FashionData, key: Key, batchSize: number): Generator<Uint32Array> {
-  const order = data.epochOrder(key, batchSize);
-  for (let at = 0; at < order.length; at += batchSize) yield order.subarray(at, at + batchSize);
 }
 
 /** Indices `start, start+1, …` of length `n`: for evaluation batches. */
@@ -121,7 +125,7 @@ export function deviceLost(gpu: wasm.Gpu): Promise<DeviceLoss> {
 
 // ---- analyses (computed on the GPU, read back once) -----------------------------------------
 
-const arrays = (a: wasm.Arrays) => a.read() as Promise<Float32Array[]>;
+const arrays = (a: wasm.Arrays) => a.read();
 
 /** `f(x)` and `f'(x)` (autodiff) of an activation function at every `x`. */
 export async function activationCurve(gpu: wasm.Gpu, activation: Activation, xs: Float32Array): Promise<{ f: Float32Array; df: Float32Array }> {
@@ -157,7 +161,10 @@ export function compileStack(gpu: wasm.Gpu, configs: TrainConfig[], batchSize: n
 /** Every model's `init`: model k from `keys[k]` (pass the same key to give all the same start). */
 export function initStack(program: wasm.StackProgram, keys: Key[]): wasm.StackState {
   const flat = new Uint32Array(keys.length * 2);
-  keys.forEach((k, i) => flat.set(k, 2 * i));
+  keys.forEach((k, i) => {
+    if (k?.length !== 2) throw new Error(`key ${i}: a PRNG key is a Uint32Array of length 2, got ${k?.length ?? String(k)}`);
+    flat.set(k, 2 * i);
+  });
   return wasm.initStack(program, flat);
 }
 
@@ -204,10 +211,10 @@ export function stackFromCheckpoints(program: wasm.StackProgram, files: Uint8Arr
 
 /** Reads many steps' metrics with one GPU readback: `[step][model]`. */
 export function readStackMetrics(pending: PendingStackMetrics[]): Promise<MetricValues[][]> {
-  return wasm.readStackMetrics(pending) as Promise<MetricValues[][]>;
+  return wasm.readStackMetrics(pending);
 }
 
 /** Every model's predicted classes on `batch`, one `Uint32Array` per model. */
 export function stackPredict(state: wasm.StackState, batch: wasm.StackBatch): Promise<Uint32Array[]> {
-  return wasm.stackPredict(state, batch) as Promise<Uint32Array[]>;
+  return wasm.stackPredict(state, batch);
 }

@@ -1,43 +1,27 @@
-// The plain objects that cross the wasm boundary, typed (serde's names and defaults).
+// The plain objects that cross the wasm boundary. Their types are generated from the Rust types
+// (tsify: serde's names, tags and defaults, a defaulted field optional) into pkg/actlab.d.ts;
+// this file re-exports them and adds what has no Rust type.
+import type { Activation } from '../../pkg/actlab.js';
 
-/** The six activation functions of the tutorial, by their JS names. */
-export const ACTIVATIONS = ['sigmoid', 'tanh', 'relu', 'leaky_relu', 'elu', 'swish'] as const;
-export type Activation = (typeof ACTIVATIONS)[number];
+export type {
+  Activation, BiasInit, Distribution, FanMode, KernelInit, MetricValues, MlpConfig, Optimizer, TrainConfig,
+} from '../../pkg/actlab.js';
+
+/** The six activation functions of the tutorial, by their JS names, in the tutorial's order. */
+export const ACTIVATIONS = ['sigmoid', 'tanh', 'relu', 'leaky_relu', 'elu', 'swish'] as const satisfies readonly Activation[];
+
+// ...and every one the crate has (`satisfies` checks the other direction): a compile error if not.
+type Assert<T extends true> = T;
+type EveryActivationListed = Assert<[Exclude<Activation, (typeof ACTIVATIONS)[number]>] extends [never] ? true : false>;
 
 /** A PRNG key: the raw data of a `jax.random.key`, a `Uint32Array` of length 2. */
 export type Key = Uint32Array;
 
-export type KernelInit =
-  | { kind: 'torch_default' }
-  | { kind: 'lecun_uniform' }
-  | { kind: 'variance_scaling'; scale: number; mode: 'fan_in' | 'fan_out' | 'fan_avg'; distribution: 'uniform' | 'normal' };
-
-export type Optimizer =
-  | { kind: 'sgd'; learning_rate: number; momentum?: number }
-  | { kind: 'adam'; learning_rate: number; b1?: number; b2?: number; eps?: number };
-
-/** Every field is optional; the defaults are the tutorial's (see `DEFAULT_CONFIG`). */
-export interface TrainConfig {
-  mlp?: { input?: number; hidden?: number[]; output?: number };
-  activation?: Activation;
-  kernel_init?: KernelInit;
-  bias_init?: 'zeros' | 'fan_in_uniform';
-  optimizer?: Optimizer;
-}
-
-/** The tutorial's setup: 784-512-256-256-128-10, ReLU, PyTorch's default init, SGD(1e-2, 0.9). */
-export const DEFAULT_CONFIG: Required<TrainConfig> = {
-  mlp: { input: 784, hidden: [512, 256, 256, 128], output: 10 },
-  activation: 'relu',
-  kernel_init: { kind: 'torch_default' },
-  bias_init: 'fan_in_uniform',
-  optimizer: { kind: 'sgd', learning_rate: 0.01, momentum: 0.9 },
-};
-
-export interface MetricValues {
-  loss: number;
-  accuracy: number;
-}
+/**
+ * `T` with every field present, as the crate returns a configuration (`defaultConfig()`,
+ * `fullConfig(c)`, `state.config`): serde's defaults filled in.
+ */
+export type Complete<T> = T extends readonly unknown[] ? T : T extends object ? { [K in keyof T]-?: Complete<T[K]> } : T;
 
 /** Why a GPU device was lost (WebGPU's `GPUDeviceLostInfo`). */
 export interface DeviceLoss {

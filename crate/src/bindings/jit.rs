@@ -6,8 +6,12 @@ use std::sync::Arc;
 
 use wasm_bindgen::prelude::*;
 
-use super::{FashionData, Gpu, TrainState, js_err, key_from, part, to_js};
-use crate::checkpoint::flax_params_bytes;
+use super::data::FashionData;
+use super::device::Gpu;
+use super::train::{TrainState, parse_config};
+use super::{Once, index, js_err, key_from, to_js};
+use crate::checkpoint::Checkpoint;
+use crate::flax;
 use crate::jit;
 use crate::train::TrainConfig;
 
@@ -35,7 +39,9 @@ impl StackProgram {
     }
 
     /// Model k's configuration, as a plain object.
-    pub fn config(&self, k: usize) -> Result<JsValue, JsError> {
+    #[wasm_bindgen(unchecked_return_type = "TrainConfig")]
+    pub fn config(&self, k: f64) -> Result<JsValue, JsError> {
+        let k = index("model index", k)?;
         let c =
             self.0.configs().get(k).ok_or_else(|| {
                 JsError::new(&format!("model {k} of a stack of {}", self.0.models()))
@@ -49,38 +55,43 @@ impl StackProgram {
 #[wasm_bindgen(js_name = compileStack)]
 pub fn compile_stack(
     gpu: &Gpu,
-    configs: JsValue,
-    batch_size: usize,
+    #[wasm_bindgen(unchecked_param_type = "TrainConfig[]")] configs: JsValue,
+    batch_size: f64,
 ) -> Result<StackProgram, JsError> {
-    let configs: Vec<TrainConfig> = serde_wasm_bindgen::from_value(configs)
-        .map_err(|e| JsError::new(&format!("invalid configuration: {e}")))?;
-    let handles = gpu.handles.as_ref().ok_or_else(|| {
-        JsError::new("this Gpu has no wgpu handles for compiled steps; create it with Gpu.create()")
-    })?;
+    let batch_size = index("batch size", batch_size)?;
+    let configs: Vec<TrainConfig> = parse_config(configs)?;
     Ok(StackProgram(
-        jit::Program::compile(handles, &configs, batch_size, None).map_err(js_err)?,
+        jit::Program::compile(gpu.handles()?, &configs, batch_size, None).map_err(js_err)?,
     ))
 }
 
 /// The state of a compiled stack on the GPU. Consumed by `stackTrainStep` (use the state it
 /// returns) and by `withModel`.
 #[wasm_bindgen]
-pub struct StackState(Option<jit::StackState>);
+pub struct StackState(Once<jit::StackState>);
+
+/// What a used StackState says when it is used again.
+const STACK_STATE: &str =
+    "this StackState (a train step or withModel consumes it; use the state that call returned)";
 
 impl StackState {
+    fn new(state: jit::StackState) -> StackState {
+        StackState(Once::new(state))
+    }
+
     fn get(&self) -> Result<&jit::StackState, JsError> {
-        self.0.as_ref().ok_or_else(consumed)
+        self.0.get(STACK_STATE)
     }
 
     fn take(&mut self) -> Result<jit::StackState, JsError> {
-        self.0.take().ok_or_else(consumed)
+        self.0.take(STACK_STATE)
     }
-}
 
-fn consumed() -> JsError {
-    JsError::new(
-        "this StackState was consumed by a train step (or withModel); use the state that call returned",
-    )
+    /// Model `k` read back to the host (checkpoints, exports, the Burn path).
+    async fn model(&self, k: f64) -> Result<jit::HostModel, JsError> {
+        let k = index("model index", k)?;
+        self.get()?.model(k).await.map_err(js_err)
+    }
 }
 
 #[wasm_bindgen]
@@ -99,40 +110,37 @@ impl StackState {
     /// Model k as a checkpoint file (the same format as `TrainState.checkpoint`).
     pub async fn checkpoint(
         &self,
-        k: usize,
+        k: f64,
         key: Vec<u32>,
         meta: String,
     ) -> Result<Vec<u8>, JsError> {
-        let model = self.get()?.model(k).await.map_err(js_err)?;
+        let model = self.model(k).await?;
         Ok(model.into_checkpoint(key_from(&key)?, meta).to_bytes())
     }
 
     /// Model k's params as `flax.serialization.to_bytes` writes them.
     #[wasm_bindgen(js_name = exportFlax)]
-    pub async fn export_flax(&self, k: usize) -> Result<Vec<u8>, JsError> {
-        let model = self.get()?.model(k).await.map_err(js_err)?;
-        Ok(flax_params_bytes(&model.params))
+    pub async fn export_flax(&self, k: f64) -> Result<Vec<u8>, JsError> {
+        let model = self.model(k).await?;
+        Ok(flax::to_bytes(&model.params))
     }
 
     /// Model k as a `TrainState` of the Burn path on `gpu` (analyses, or training it alone).
     #[wasm_bindgen(js_name = trainState)]
-    pub async fn train_state(&self, k: usize, gpu: &Gpu) -> Result<TrainState, JsError> {
-        let model = self.get()?.model(k).await.map_err(js_err)?;
-        Ok(TrainState(model.restore(&gpu.device)))
+    pub async fn train_state(&self, k: f64, gpu: &Gpu) -> Result<TrainState, JsError> {
+        let model = self.model(k).await?;
+        Ok(TrainState(model.restore(gpu.device())))
     }
 
     /// This stack with model k replaced by `state` (same config and step); consumes this one.
     #[wasm_bindgen(js_name = withModel)]
-    pub async fn with_model(
-        &mut self,
-        k: usize,
-        state: &TrainState,
-    ) -> Result<StackState, JsError> {
+    pub async fn with_model(&mut self, k: f64, state: &TrainState) -> Result<StackState, JsError> {
+        let k = index("model index", k)?;
         let model = jit::HostModel::of(&state.0).await.map_err(js_err)?;
         let stack = self.take()?;
-        Ok(StackState(Some(
+        Ok(StackState::new(
             stack.with_model(k, &model).map_err(js_err)?,
-        )))
+        ))
     }
 }
 
@@ -143,9 +151,9 @@ pub fn init_stack(program: &StackProgram, keys: &[u32]) -> Result<StackState, Js
         .chunks(2)
         .map(key_from)
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(StackState(Some(
+    Ok(StackState::new(
         jit::StackState::init(&program.0, &keys).map_err(js_err)?,
-    )))
+    ))
 }
 
 /// A stack from checkpoint files, one per model (each must be at the same step).
@@ -157,14 +165,14 @@ pub fn stack_from_checkpoints(
     let models = files
         .iter()
         .map(|f| {
-            crate::checkpoint::Checkpoint::from_bytes(&f.to_vec())
+            Checkpoint::from_bytes(&f.to_vec())
                 .map(jit::HostModel::from_checkpoint)
-                .map_err(|e| js_err(crate::Error::from(e)))
+                .map_err(js_err)
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(StackState(Some(
+    Ok(StackState::new(
         jit::StackState::from_host(&program.0, &models).map_err(js_err)?,
-    )))
+    ))
 }
 
 /// A split on the GPU for compiled steps (pixels stay bytes).
@@ -176,12 +184,8 @@ impl FashionData {
     /// Uploads `split` for compiled steps (see `StackData`).
     #[wasm_bindgen(js_name = uploadForStack)]
     pub fn upload_for_stack(&self, gpu: &Gpu, split: &str) -> Result<StackData, JsError> {
-        let handles = gpu
-            .handles
-            .as_ref()
-            .ok_or_else(|| JsError::new("this Gpu has no wgpu handles for compiled steps"))?;
         Ok(StackData(
-            jit::Data::upload(handles, part(self, split)?).map_err(js_err)?,
+            jit::Data::upload(gpu.handles()?, self.part(split)?).map_err(js_err)?,
         ))
     }
 }
@@ -194,22 +198,24 @@ impl StackData {
     }
 
     /// One epoch in an order drawn from `key` (the same order as `GpuSplit.epoch`).
-    pub fn epoch(&self, key: &[u32], batch_size: usize) -> Result<StackEpoch, JsError> {
+    pub fn epoch(&self, key: &[u32], batch_size: f64) -> Result<StackEpoch, JsError> {
+        let batch_size = index("batch size", batch_size)?;
         Ok(StackEpoch(
             self.0.epoch(key_from(key)?, batch_size).map_err(js_err)?,
         ))
     }
 
     /// Examples `start .. start + n`.
-    pub fn range(&self, start: usize, n: usize) -> Result<StackBatch, JsError> {
+    pub fn range(&self, start: f64, n: f64) -> Result<StackBatch, JsError> {
+        let (start, n) = (index("range's start", start)?, index("range's n", n)?);
         Ok(StackBatch(self.0.range(start, n).map_err(js_err)?))
     }
 
     /// The whole split in batches of at most `n` (for `stackEvalSteps`).
-    pub fn chunks(&self, n: usize) -> Result<Vec<StackBatch>, JsError> {
+    pub fn chunks(&self, n: f64) -> Result<Vec<StackBatch>, JsError> {
         Ok(self
             .0
-            .chunks(n)
+            .chunks(index("chunk size", n)?)
             .map_err(js_err)?
             .into_iter()
             .map(StackBatch)
@@ -227,8 +233,10 @@ impl StackEpoch {
         self.0.batches()
     }
 
-    pub fn batch(&self, i: usize) -> Result<StackBatch, JsError> {
-        Ok(StackBatch(self.0.batch(i).map_err(js_err)?))
+    pub fn batch(&self, i: f64) -> Result<StackBatch, JsError> {
+        Ok(StackBatch(
+            self.0.batch(index("batch index", i)?).map_err(js_err)?,
+        ))
     }
 }
 
@@ -251,8 +259,8 @@ pub struct StackMetrics(jit::StackMetrics);
 /// A compiled train step's result: the next state and the step's metrics.
 #[wasm_bindgen]
 pub struct StackStepOutput {
-    state: Option<StackState>,
-    metrics: Vec<StackMetrics>,
+    state: Once<StackState>,
+    metrics: Once<Vec<StackMetrics>>,
 }
 
 #[wasm_bindgen]
@@ -260,15 +268,13 @@ impl StackStepOutput {
     /// The next state (can be taken once).
     #[wasm_bindgen(getter)]
     pub fn state(&mut self) -> Result<StackState, JsError> {
-        self.state
-            .take()
-            .ok_or_else(|| JsError::new("the state was already taken from this step output"))
+        self.state.take("StackStepOutput.state")
     }
 
-    /// The metrics, one per step (taken once).
+    /// The metrics, one per step (can be taken once).
     #[wasm_bindgen(getter)]
-    pub fn metrics(&mut self) -> Vec<StackMetrics> {
-        std::mem::take(&mut self.metrics)
+    pub fn metrics(&mut self) -> Result<Vec<StackMetrics>, JsError> {
+        self.metrics.take("StackStepOutput.metrics")
     }
 }
 
@@ -292,8 +298,8 @@ pub fn stack_train_steps(
     state.get()?.check_batches(&batches).map_err(js_err)?;
     let (next, metrics) = jit::train_steps(state.take()?, &batches).map_err(js_err)?;
     Ok(StackStepOutput {
-        state: Some(StackState(Some(next))),
-        metrics: metrics.into_iter().map(StackMetrics).collect(),
+        state: Once::new(StackState::new(next)),
+        metrics: Once::new(metrics.into_iter().map(StackMetrics).collect()),
     })
 }
 
@@ -320,7 +326,7 @@ pub fn stack_eval_steps(
 }
 
 /// Every model's predicted classes on `batch`: an array of `Uint32Array`, one per model.
-#[wasm_bindgen(js_name = stackPredict)]
+#[wasm_bindgen(js_name = stackPredict, unchecked_return_type = "Uint32Array[]")]
 pub async fn stack_predict(
     state: &StackState,
     batch: &StackBatch,
@@ -333,7 +339,7 @@ pub async fn stack_predict(
 }
 
 /// Reads many steps' metrics with one readback: `[step][model]` of `{ loss, accuracy }`.
-#[wasm_bindgen(js_name = readStackMetrics)]
+#[wasm_bindgen(js_name = readStackMetrics, unchecked_return_type = "MetricValues[][]")]
 pub async fn read_stack_metrics(metrics: Vec<StackMetrics>) -> Result<JsValue, JsError> {
     let handles: Vec<jit::StackMetrics> = metrics.into_iter().map(|m| m.0).collect();
     to_js(&jit::read_metrics(&handles).await.map_err(js_err)?)

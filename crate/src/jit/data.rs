@@ -7,8 +7,8 @@ use burn::tensor::wgpu::wgpu;
 use super::Handles;
 use super::program::{bind, storage, storage_init, u32_bytes};
 use super::state::StackState;
-use crate::Error;
-use crate::data::{Dataset, SIDE, epoch_batches};
+use crate::data::{Dataset, SIDE, check_range, epoch_batches};
+use crate::error::{DataError, Error};
 use crate::prng::Key;
 
 /// A split's images and labels on the GPU, for compiled steps: pixels stay bytes (4 per u32).
@@ -59,13 +59,7 @@ impl Data {
     /// The epoch's batch order from `key` (the same permutation as `DeviceDataset::epoch_order`,
     /// so both paths see the same batches), uploaded once.
     pub fn epoch(&self, key: Key, batch_size: usize) -> Result<Epoch, Error> {
-        if batch_size == 0 || batch_size > self.len() {
-            return Err(Error::Shape(format!(
-                "batch size {batch_size} does not fit a split of {} images",
-                self.len()
-            )));
-        }
-        let order: Vec<u32> = epoch_batches(key, self.len(), batch_size).concat();
+        let order: Vec<u32> = epoch_batches(key, self.len(), batch_size)?.concat();
         Ok(Epoch {
             data: self.0.clone(),
             order: Arc::new(storage_init(
@@ -80,13 +74,7 @@ impl Data {
 
     /// Images `start..start + n`, in order.
     pub fn range(&self, start: usize, n: usize) -> Result<BatchRef, Error> {
-        let end = start.checked_add(n).filter(|&e| e <= self.len() && n > 0);
-        if end.is_none() {
-            return Err(Error::Shape(format!(
-                "images {start}..{start}+{n} are outside a split of {}",
-                self.len()
-            )));
-        }
+        check_range(start, n, self.len())?;
         Ok(BatchRef {
             data: self.0.clone(),
             order: self.0.no_order.clone(),
@@ -98,7 +86,13 @@ impl Data {
 
     /// The whole split in chunks of at most `chunk` images (for evaluation).
     pub fn chunks(&self, chunk: usize) -> Result<Vec<BatchRef>, Error> {
-        let chunk = chunk.max(1);
+        if chunk == 0 {
+            return Err(DataError::BatchSize {
+                batch_size: 0,
+                len: self.len(),
+            }
+            .into());
+        }
         (0..self.len())
             .step_by(chunk)
             .map(|s| self.range(s, chunk.min(self.len() - s)))
@@ -122,7 +116,7 @@ impl Epoch {
 
     pub fn batch(&self, i: usize) -> Result<BatchRef, Error> {
         if i >= self.batches {
-            return Err(Error::Data(crate::DataError::BatchOutOfRange {
+            return Err(Error::Data(DataError::BatchOutOfRange {
                 batch: i,
                 batches: self.batches,
             }));
@@ -172,7 +166,7 @@ impl StackState {
                 b.n, self.program.shape.batch
             )));
         }
-        if !Arc::ptr_eq(&b.data.gpu.token, &self.program.gpu.token) {
+        if !b.data.gpu.same_device(&self.program.gpu) {
             return Err(Error::Device(
                 "this batch's data lives on another GPU device than the stack".into(),
             ));

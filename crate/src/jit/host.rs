@@ -5,10 +5,10 @@ use burn::tensor::Device;
 
 use super::kernels::Shape;
 use super::program::Program;
-use crate::Error;
-use crate::checkpoint::{Checkpoint, HostOptState};
+use crate::checkpoint::Checkpoint;
+use crate::error::Error;
 use crate::mlp::HostDense;
-use crate::optim::Optimizer;
+use crate::optim::{HostOptState, Optimizer};
 use crate::prng::Key;
 use crate::train::{TrainConfig, TrainState};
 

@@ -27,11 +27,8 @@ mod readback;
 mod state;
 mod tiling;
 
-use std::sync::Arc;
-
-use burn::tensor::wgpu::wgpu;
-
-use crate::Error;
+use crate::device::Handles;
+use crate::error::Error;
 pub use data::{BatchRef, Data, Epoch};
 pub use host::HostModel;
 pub use program::Program;
@@ -40,48 +37,14 @@ pub use readback::{StackMetrics, read_metrics};
 pub use state::StackState;
 pub use tiling::Tiling;
 
-/// The wgpu device and queue a compiled program runs on (Burn's own, see `device::Gpu`).
-#[derive(Clone, Debug)]
-pub struct Handles {
-    pub device: wgpu::Device,
-    pub queue: wgpu::Queue,
-    /// Whether the adapter is a CPU implementation (SwiftShader, lavapipe, llvmpipe): it picks
-    /// the matrix products' tiling.
-    software: bool,
-    /// Identifies the device: data and stacks must share it.
-    token: Arc<()>,
-}
-
-impl Handles {
-    /// `software: None` reads it from the adapter's info (natively; in the browser that info
-    /// is mostly empty, so `device.rs` asks the browser's adapter instead).
-    pub fn new(device: wgpu::Device, queue: wgpu::Queue, software: Option<bool>) -> Handles {
-        let software = software.unwrap_or_else(|| {
-            let info = device.adapter_info();
-            info.device_type == wgpu::DeviceType::Cpu
-                || format!("{} {}", info.name, info.driver)
-                    .to_lowercase()
-                    .contains("swiftshader")
-        });
-        Handles {
-            device,
-            queue,
-            software,
-            token: Arc::new(()),
-        }
-    }
-
-    pub fn is_software(&self) -> bool {
-        self.software
-    }
-}
-
 /// Bytes of one `Step` uniform slot: the largest `min_uniform_buffer_offset_alignment` allowed.
 pub(crate) const STEP_SLOT: u64 = 256;
 /// Steps one submit can hold (each gets its own uniform slot).
 pub(crate) const STEPS_PER_SUBMIT: usize = 64;
 /// Steps' metrics kept on the GPU until read; a loop reads a few times a second.
 pub(crate) const METRIC_SLOTS: usize = 4096;
+/// The most models in one stack (the tutorial needs 6).
+pub const MAX_MODELS: usize = 64;
 
 /// One train step of every model of the stack on `batch`: consumes the state (its buffers
 /// are updated in place, as JAX's donated arguments) and returns the next one, with the

@@ -5,7 +5,7 @@ use burn::tensor::wgpu::wgpu;
 use super::data::BatchRef;
 use super::program::Pipeline;
 use super::state::{StackState, go};
-use crate::Error;
+use crate::error::Error;
 
 impl StackState {
     /// Where a train step's GPU time goes: each kernel alone, `reps` dispatches in one submit,

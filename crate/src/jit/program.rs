@@ -7,9 +7,9 @@ use burn::tensor::wgpu::wgpu;
 use wgpu::util::DeviceExt;
 
 use super::kernels::{self, Kernel, Shape};
-use super::{Handles, METRIC_SLOTS, Tiling};
-use crate::Error;
+use super::{Handles, MAX_MODELS, METRIC_SLOTS, Tiling};
 use crate::data::{SIDE, normalise};
+use crate::error::Error;
 use crate::train::TrainConfig;
 
 /// A compiled train/eval program for one stack shape and batch size.
@@ -57,9 +57,14 @@ impl Program {
         let first = configs
             .first()
             .ok_or_else(|| Error::Config("a stack needs at least one model".into()))?;
+        if configs.len() > MAX_MODELS {
+            return Err(Error::Config(format!(
+                "a stack holds at most {MAX_MODELS} models, got {}",
+                configs.len()
+            )));
+        }
         for c in configs {
-            c.mlp.validate()?;
-            c.optimizer.validate()?;
+            c.validate()?;
             if c.mlp != first.mlp || c.optimizer != first.optimizer {
                 return Err(Error::Config(format!(
                     "every model of a stack needs the same layer sizes and optimizer; got {:?} with {:?} and {:?} with {:?}",
@@ -154,20 +159,22 @@ impl Program {
 }
 
 pub(super) fn check_limits(limits: &wgpu::Limits, s: &Shape) -> Result<(), Error> {
-    let widest = s.dims.iter().copied().max().unwrap_or(0);
+    // In u64: on wasm32 a usize product of outside sizes could wrap and pass.
+    let widest = s.dims.iter().copied().max().unwrap_or(0) as u64;
+    let (models, batch) = (s.models as u64, s.batch as u64);
     let biggest = [
-        s.num_params(),
-        s.models * s.batch * widest,
-        s.metric_slots * s.models * 2,
+        s.num_params() as u64,
+        models.saturating_mul(batch).saturating_mul(widest),
+        s.metric_slots as u64 * models * 2,
     ]
     .into_iter()
     .max()
     .unwrap_or(0);
-    let bytes = (biggest as u64).saturating_mul(4);
+    let bytes = biggest.saturating_mul(4);
     let max_binding = limits
         .max_storage_buffer_binding_size
         .min(limits.max_buffer_size);
-    if s.batch == 0 || bytes > max_binding || biggest > u32::MAX as usize / 2 {
+    if s.batch == 0 || bytes > max_binding || biggest > u32::MAX as u64 / 2 {
         return Err(Error::Config(format!(
             "a stack of {} models at batch size {} needs buffers of {bytes} bytes; this device binds at most {max_binding} (batch must be at least 1)",
             s.models, s.batch

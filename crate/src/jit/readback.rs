@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use burn::tensor::wgpu::wgpu;
 
 use super::Handles;
-use crate::Error;
+use crate::error::Error;
 use crate::train::MetricValues;
 
 /// Metrics ring: `[slots, K, 2]` on the GPU plus how many slots were ever written.

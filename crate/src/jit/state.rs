@@ -11,9 +11,9 @@ use super::host::{HostModel, adam_count, check_model, host_layers, opt_buffers, 
 use super::program::{Pipeline, Program, bind, f32_bytes, storage, storage_init};
 use super::readback::{Ring, StackMetrics, floats, read_ranges};
 use super::{STEP_SLOT, STEPS_PER_SUBMIT};
-use crate::Error;
-use crate::checkpoint::HostOptState;
+use crate::error::Error;
 use crate::mlp::HostDense;
+use crate::optim::HostOptState;
 use crate::optim::Optimizer;
 use crate::prng::Key;
 

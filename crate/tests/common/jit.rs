@@ -65,7 +65,7 @@ pub async fn burn_losses(
     steps: usize,
 ) -> Vec<f32> {
     let on_device = DeviceDataset::upload(data, dev);
-    let epoch = on_device.epoch_order(order, BATCH);
+    let epoch = on_device.epoch_order(order, BATCH).unwrap();
     let mut state = TrainState::init(key, cfg.clone(), dev).unwrap();
     let mut metrics = Vec::new();
     for i in 0..steps {

@@ -4,8 +4,8 @@
 pub mod jit;
 pub mod spec;
 
+use actlab::data::Batch;
 use actlab::prng::{self, key};
-use actlab::train::Batch;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 /// Runs a future to completion. Native tests use pollster; on wasm the test itself is async.

@@ -1,0 +1,65 @@
+//! The GPU for JavaScript: create it, learn when it is lost, destroy it.
+
+use burn::tensor::Device;
+use wasm_bindgen::prelude::*;
+
+use super::js_err;
+use crate::device::{self, Handles};
+
+/// The GPU device. Create it once with [`Gpu::create`] and pass it to `init`.
+#[wasm_bindgen]
+pub struct Gpu {
+    gpu: device::Gpu,
+    /// The browser's `GPUDevice` (undefined when this handle shares an earlier one's device).
+    web: JsValue,
+    generation: usize,
+}
+
+#[wasm_bindgen]
+impl Gpu {
+    /// Requests a WebGPU adapter and device (async, as the browser requires).
+    pub async fn create() -> Result<Gpu, JsError> {
+        Gpu::generation(0).await
+    }
+
+    async fn generation(generation: usize) -> Result<Gpu, JsError> {
+        let (gpu, web) = device::browser_gpu(generation).await.map_err(js_err)?;
+        Ok(Gpu {
+            gpu,
+            web,
+            generation,
+        })
+    }
+
+    /// A new device to continue on after this one was lost (states, batches and uploads made
+    /// on the lost one cannot be used on it: restore them from a checkpoint).
+    pub async fn recreate(&self) -> Result<Gpu, JsError> {
+        Gpu::generation(self.generation + 1).await
+    }
+
+    /// Resolves with `{ reason, message }` if the device is lost (WebGPU's `device.lost`);
+    /// never resolves while it works.
+    #[wasm_bindgen(getter)]
+    pub fn lost(&self) -> js_sys::Promise {
+        device::device_lost(&self.web)
+    }
+
+    /// Destroys the device (WebGPU's `device.destroy()`): `lost` then resolves with reason
+    /// "destroyed". Frees the GPU memory at once; also how tests simulate a device loss.
+    pub fn destroy(&self) -> Result<(), JsError> {
+        device::destroy_device(&self.web)
+            .map_err(|e| JsError::new(&format!("cannot destroy the GPU device: {e:?}")))
+    }
+}
+
+impl Gpu {
+    /// Burn's device (the Burn path).
+    pub(super) fn device(&self) -> &Device {
+        &self.gpu.device
+    }
+
+    /// The wgpu handles compiled steps need (`jit`), or an error saying why there are none.
+    pub(super) fn handles(&self) -> Result<&Handles, JsError> {
+        self.gpu.handles().map_err(js_err)
+    }
+}
