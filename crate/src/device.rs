@@ -251,7 +251,7 @@ export function requestSubgroups() {
     if (this.features.has('subgroups')) {
       if (!features.includes('subgroups')) features.push('subgroups');
     } else {
-      console.warn('actlab: this WebGPU adapter has no "subgroups" feature; CubeCL kernels that need it will fail to compile');
+      console.warn('actlab: this WebGPU adapter has no "subgroups" feature: CubeCL picks kernels without subgroup operations on it, and the compiled step needs none');
     }
     d.requiredFeatures = features;
     return original.call(this, d).then((device) => {
