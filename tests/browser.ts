@@ -13,6 +13,8 @@ const FLAGS = [
   '--no-sandbox', '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader',
   '--use-webgpu-adapter=swiftshader', '--disable-vulkan-surface', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  // The soak test reads exact heap sizes and collects garbage between samples.
+  '--enable-precise-memory-info', '--js-flags=--expose-gc',
 ];
 
 export function launch(): Promise<Browser> {

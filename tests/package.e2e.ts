@@ -13,6 +13,7 @@ import { ARTIFACTS, DATA_DIR, launch, logConsole, serve } from './browser.js';
 const root = mkdtempSync(join(tmpdir(), 'actlab-pkg-'));
 const app = join(root, 'app');
 const fuzzApp = join(root, 'fuzz');
+const soakApp = join(root, 'soak');
 let browser: Browser;
 let server: Awaited<ReturnType<typeof serve>>;
 
@@ -28,11 +29,13 @@ beforeAll(async () => {
   mkdirSync(app);
   for (const f of ['index.html', 'main.ts']) copyFileSync(join('examples/quickstart', f), join(app, f));
   await build({ root: app, configFile: false, logLevel: 'warn', build: { outDir: join(app, 'dist'), target: 'es2022' } });
-  // The fuzz page (tests/fixtures/fuzz): bad inputs through the installed package.
-  mkdirSync(fuzzApp);
-  for (const f of ['index.html', 'main.ts']) copyFileSync(join('tests/fixtures/fuzz', f), join(fuzzApp, f));
-  await build({ root: fuzzApp, base: './', configFile: false, logLevel: 'warn', build: { outDir: join(fuzzApp, 'dist'), target: 'es2022' } });
-  server = await serve({ '/': join(app, 'dist'), '/fuzz/': join(fuzzApp, 'dist'), '/data/fashion-mnist/': DATA_DIR });
+  // The fuzz and soak pages (tests/fixtures): bad inputs and a long run through the installed package.
+  for (const [name, dir] of [['fuzz', fuzzApp], ['soak', soakApp]] as const) {
+    mkdirSync(dir);
+    for (const f of ['index.html', 'main.ts']) copyFileSync(join('tests/fixtures', name, f), join(dir, f));
+    await build({ root: dir, base: './', configFile: false, logLevel: 'warn', build: { outDir: join(dir, 'dist'), target: 'es2022' } });
+  }
+  server = await serve({ '/': join(app, 'dist'), '/fuzz/': join(fuzzApp, 'dist'), '/soak/': join(soakApp, 'dist'), '/data/fashion-mnist/': DATA_DIR });
   browser = await launch();
 });
 
@@ -121,6 +124,41 @@ it('refuses a few hundred bad inputs with clear errors, never a trap, then train
     expect(losses).toHaveLength(8);
     expect(losses.every(Number.isFinite)).toBe(true);
     expect(losses.at(-1)!).toBeLessThan(losses[0]!);
+  }
+  await page.close();
+});
+
+it('keeps memory flat over a long run: wasm memory, JS heap and GPU buffers, also when nothing is freed', async () => {
+  const steps = Number(process.env.SOAK_STEPS ?? 3000);
+  const page = await browser.newPage();
+  page.setDefaultTimeout(30 * 60_000);
+  logConsole(page, 'soak');
+  await page.goto(`${server.url}/soak/?steps=${steps}`);
+  await page.waitForFunction(() => 'soak' in window || 'soakError' in window, null, { polling: 1000 });
+  type Sample = { step: number; wasm: number; heap: number; buffers: number };
+  const { soak, error } = await page.evaluate(() => {
+    const w = window as unknown as { soak?: { stack: Sample[]; freed: Sample[]; unfreed: Sample[] }; soakError?: string };
+    return { soak: w.soak, error: w.soakError };
+  });
+  expect(error).toBeUndefined();
+  const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+  const show = (s: Sample) => `step ${s.step}: wasm ${mib(s.wasm)}, JS heap ${mib(s.heap)}, ${s.buffers} GPU buffers`;
+  for (const [name, samples] of Object.entries(soak!)) {
+    console.log(`soak (${name}): ${show(samples[1] ?? samples[0]!)} → ${show(samples.at(-1)!)} (${samples.length} samples)`);
+  }
+  // After warm-up (the first samples), nothing grows with the steps.
+  const warm = soak!.stack[Math.min(2, soak!.stack.length - 1)]!;
+  const end = soak!.stack.at(-1)!;
+  expect(end.step).toBe(Math.ceil(steps / 8) * 8);
+  expect(end.buffers).toBeLessThanOrEqual(warm.buffers);
+  expect(end.wasm - warm.wasm).toBeLessThanOrEqual(4 * 2 ** 20);
+  expect(end.heap - warm.heap).toBeLessThanOrEqual(8 * 2 ** 20);
+  // The Burn path, freed by hand and then never freed (the FinalizationRegistry frees the
+  // dropped objects): after warm-up the GPU buffers and the wasm memory stop growing.
+  for (const u of [soak!.freed, soak!.unfreed]) {
+    const [u1, uEnd] = [u[1] ?? u[0]!, u.at(-1)!];
+    expect(uEnd.buffers - u1.buffers).toBeLessThanOrEqual(16);
+    expect(uEnd.wasm - u1.wasm).toBeLessThanOrEqual(8 * 2 ** 20);
   }
   await page.close();
 });

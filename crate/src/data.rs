@@ -20,16 +20,27 @@ pub const VALIDATION_SIZE: usize = 10_000;
 const IMAGES_MAGIC: u32 = 0x0000_0803;
 const LABELS_MAGIC: u32 = 0x0000_0801;
 
+/// The largest IDX file read (FashionMNIST's largest is 47 MB).
+pub const MAX_IDX_BYTES: usize = 256 << 20;
+
 /// Decompresses `bytes` if they are gzip (magic `1f 8b`), else returns them as they are.
 pub fn gunzip_if_needed(file: &str, bytes: &[u8]) -> Result<Vec<u8>, DataError> {
     if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
+        // Bounded: a small gzip can expand to gigabytes, and in wasm a failed allocation aborts.
         flate2::read::GzDecoder::new(bytes)
+            .take(MAX_IDX_BYTES as u64 + 1)
             .read_to_end(&mut out)
             .map_err(|e| DataError::Gzip {
                 file: file.to_string(),
                 message: e.to_string(),
             })?;
+        if out.len() > MAX_IDX_BYTES {
+            return Err(DataError::Gzip {
+                file: file.to_string(),
+                message: format!("it decompresses to more than {MAX_IDX_BYTES} bytes"),
+            });
+        }
         Ok(out)
     } else {
         Ok(bytes.to_vec())

@@ -95,9 +95,9 @@ fn read_ndarray(v: &Value, what: &str) -> Result<(Vec<usize>, Vec<f32>), Checkpo
         .as_array()
         .ok_or_else(|| bad("shape is not an array"))?
         .iter()
-        .map(|d| d.as_u64().map(|d| d as usize))
+        .map(|d| d.as_u64().and_then(|d| usize::try_from(d).ok()))
         .collect::<Option<Vec<_>>>()
-        .ok_or_else(|| bad("shape holds a non-integer"))?;
+        .ok_or_else(|| bad("shape holds a non-integer or a size beyond this platform's"))?;
     match dtype.as_str() {
         Some("float32") => {}
         other => {
@@ -107,12 +107,15 @@ fn read_ndarray(v: &Value, what: &str) -> Result<(Vec<usize>, Vec<f32>), Checkpo
         }
     }
     let raw = raw.as_slice().ok_or_else(|| bad("data is not bytes"))?;
-    let n: usize = shape.iter().product();
-    if raw.len() != n * 4 {
+    // Checked: the shape comes from the file, and a wrapped product could match the bytes.
+    let bytes = shape
+        .iter()
+        .try_fold(4u64, |acc, &d| acc.checked_mul(d as u64));
+    if bytes != Some(raw.len() as u64) {
         return Err(bad(&format!(
             "{} bytes for shape {shape:?} (expected {})",
             raw.len(),
-            n * 4
+            bytes.map_or("more than 2^64".to_string(), |b| b.to_string())
         )));
     }
     let values = raw

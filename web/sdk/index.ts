@@ -11,15 +11,21 @@ export { StackProgram, StackState, StackData, StackEpoch, StackBatch, StackMetri
 export * from './loader.js';
 export * from './types.js';
 
-let ready: Promise<unknown> | undefined;
+let ready: Promise<wasm.InitOutput> | undefined;
+let instance: wasm.InitOutput | undefined;
 
 /**
  * Loads and instantiates the WebAssembly module (once; later calls return the same promise).
  * `wasmUrl` overrides where the `.wasm` file is fetched from.
  */
 export function load(wasmUrl?: string | URL): Promise<void> {
-  ready ??= initWasm(wasmUrl === undefined ? undefined : { module_or_path: wasmUrl });
+  ready ??= initWasm(wasmUrl === undefined ? undefined : { module_or_path: wasmUrl }).then((out) => (instance = out));
   return ready.then(() => undefined);
+}
+
+/** Bytes of the module's linear memory (it grows and never shrinks): for diagnostics. */
+export function wasmMemoryBytes(): number {
+  return instance?.memory.buffer.byteLength ?? 0;
 }
 
 /** Whether this browser exposes WebGPU at all (the adapter may still be refused later). */

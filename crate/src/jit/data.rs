@@ -5,7 +5,7 @@ use std::sync::Arc;
 use burn::tensor::wgpu::wgpu;
 
 use super::Handles;
-use super::program::{bind, storage, storage_init, u32_bytes};
+use super::program::{Owned, bind, storage, storage_init, u32_bytes};
 use super::state::StackState;
 use crate::data::{Dataset, SIDE, check_range, epoch_batches};
 use crate::error::{DataError, Error};
@@ -17,10 +17,10 @@ pub struct Data(Arc<DataInner>);
 
 #[derive(Debug)]
 pub(super) struct DataInner {
-    pub(super) pixels: wgpu::Buffer,
-    pub(super) labels: wgpu::Buffer,
+    pub(super) pixels: Owned,
+    pub(super) labels: Owned,
     /// Bound as the order of `range` batches, which read rows in place.
-    pub(super) no_order: Arc<wgpu::Buffer>,
+    pub(super) no_order: Arc<Owned>,
     pub(super) len: usize,
     pub(super) gpu: Handles,
 }
@@ -36,13 +36,13 @@ impl Data {
         }
         let d = &gpu.device;
         Ok(Data(Arc::new(DataInner {
-            pixels: storage_init(d, "actlab pixels", &data.images),
-            labels: storage_init(
+            pixels: Owned(storage_init(d, "actlab pixels", &data.images)),
+            labels: Owned(storage_init(
                 d,
                 "actlab labels",
                 &u32_bytes(&data.labels.iter().map(|&l| l as u32).collect::<Vec<_>>()),
-            ),
-            no_order: Arc::new(storage(d, "actlab no order", 1)),
+            )),
+            no_order: Arc::new(Owned(storage(d, "actlab no order", 1))),
             len,
             gpu: gpu.clone(),
         })))
@@ -62,11 +62,11 @@ impl Data {
         let order: Vec<u32> = epoch_batches(key, self.len(), batch_size)?.concat();
         Ok(Epoch {
             data: self.0.clone(),
-            order: Arc::new(storage_init(
+            order: Arc::new(Owned(storage_init(
                 &self.0.gpu.device,
                 "actlab order",
                 &u32_bytes(&order),
-            )),
+            ))),
             batch_size,
             batches: order.len() / batch_size,
         })
@@ -104,7 +104,7 @@ impl Data {
 #[derive(Clone, Debug)]
 pub struct Epoch {
     pub(super) data: Arc<DataInner>,
-    pub(super) order: Arc<wgpu::Buffer>,
+    pub(super) order: Arc<Owned>,
     batch_size: usize,
     batches: usize,
 }
@@ -135,7 +135,7 @@ impl Epoch {
 #[derive(Clone, Debug)]
 pub struct BatchRef {
     pub(super) data: Arc<DataInner>,
-    pub(super) order: Arc<wgpu::Buffer>,
+    pub(super) order: Arc<Owned>,
     pub(super) offset: u32,
     pub(super) n: u32,
     pub(super) mode: u32,

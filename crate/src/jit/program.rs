@@ -24,7 +24,7 @@ pub struct Program {
     pub(super) loss_eval: Pipeline,
     pub(super) backward: Vec<Pipeline>,
     pub(super) update: Pipeline,
-    pub(super) table: wgpu::Buffer,
+    pub(super) table: Owned,
 }
 
 pub(super) struct Pipeline {
@@ -128,7 +128,7 @@ impl Program {
                 .map(|l| build(kernels::backward(&shape, l)))
                 .collect(),
             update: build(kernels::update(&shape)),
-            table: storage_init(device, "actlab table", &f32_bytes(&table)),
+            table: Owned(storage_init(device, "actlab table", &f32_bytes(&table))),
             step_layout,
             configs: configs.to_vec(),
             shape,
@@ -255,6 +255,26 @@ pub(super) fn f32_bytes(v: &[f32]) -> Vec<u8> {
 
 pub(super) fn u32_bytes(v: &[u32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// A buffer destroyed when dropped. On the web, dropping a wgpu `Buffer` leaves the GPUBuffer
+/// to the JavaScript garbage collector, which does not see GPU memory: a long run would hold
+/// every readback and epoch order until a collection happened to run (the soak test counts
+/// live buffers). WebGPU frees it once the work already submitted with it is done.
+#[derive(Debug)]
+pub(crate) struct Owned(pub(crate) wgpu::Buffer);
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        self.0.destroy();
+    }
+}
+
+impl std::ops::Deref for Owned {
+    type Target = wgpu::Buffer;
+    fn deref(&self) -> &wgpu::Buffer {
+        &self.0
+    }
 }
 
 pub(super) fn storage_init(device: &wgpu::Device, label: &str, bytes: &[u8]) -> wgpu::Buffer {

@@ -6,13 +6,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use burn::tensor::wgpu::wgpu;
 
 use super::Handles;
+use super::program::Owned;
 use crate::error::Error;
 use crate::train::MetricValues;
 
 /// Metrics ring: `[slots, K, 2]` on the GPU plus how many slots were ever written.
 #[derive(Debug)]
 pub(super) struct Ring {
-    pub(super) buffer: wgpu::Buffer,
+    pub(super) buffer: Owned,
     pub(super) written: AtomicU64,
     pub(super) models: usize,
     pub(super) gpu: Handles,
@@ -86,12 +87,12 @@ pub(super) async fn read_ranges(
     ranges: &[(u64, u64)],
 ) -> Result<Vec<u8>, Error> {
     let size: u64 = ranges.iter().map(|r| r.1).sum();
-    let staging = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+    let staging = Owned(gpu.device.create_buffer(&wgpu::BufferDescriptor {
         label: Some("actlab readback"),
         size,
         usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
         mapped_at_creation: false,
-    });
+    }));
     let mut encoder = gpu
         .device
         .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });

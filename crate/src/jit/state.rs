@@ -8,7 +8,7 @@ use burn::tensor::wgpu::wgpu;
 
 use super::data::{BatchRef, DataInner};
 use super::host::{HostModel, adam_count, check_model, host_layers, opt_buffers, pack};
-use super::program::{Pipeline, Program, bind, f32_bytes, storage, storage_init};
+use super::program::{Owned, Pipeline, Program, bind, f32_bytes, storage, storage_init};
 use super::readback::{Ring, StackMetrics, floats, read_ranges};
 use super::{STEP_SLOT, STEPS_PER_SUBMIT};
 use crate::error::Error;
@@ -26,16 +26,29 @@ pub struct StackState {
     pub(super) groups: Groups,
     pub(super) ring: Arc<Ring>,
     /// Bind groups of the gather, per (split, order) seen last.
-    pub(super) gathers: Vec<(Arc<DataInner>, Arc<wgpu::Buffer>, wgpu::BindGroup)>,
+    pub(super) gathers: Vec<(Arc<DataInner>, Arc<Owned>, wgpu::BindGroup)>,
 }
 
 pub(super) struct Buffers {
+    /// Every buffer above and those only its bind groups hold: held for its `Drop`.
+    _owned: Destroy,
     pub(super) params: wgpu::Buffer,
     pub(super) opt: Vec<wgpu::Buffer>,
     pub(super) x0: wgpu::Buffer,
     pub(super) ylab: wgpu::Buffer,
     pub(super) classes: wgpu::Buffer,
     pub(super) steps: wgpu::Buffer,
+}
+
+/// Buffers destroyed together when dropped (see `Owned`).
+struct Destroy(Vec<wgpu::Buffer>);
+
+impl Drop for Destroy {
+    fn drop(&mut self) {
+        for b in &self.0 {
+            b.destroy();
+        }
+    }
 }
 
 pub(super) struct Groups {
@@ -205,12 +218,22 @@ impl StackState {
             step,
             groups,
             ring: Arc::new(Ring {
-                buffer: metrics,
+                buffer: Owned(metrics),
                 written: AtomicU64::new(0),
                 models: k,
                 gpu: program.gpu.clone(),
             }),
             bufs: Buffers {
+                _owned: Destroy(
+                    [&params, &grads, &x0, &ylab, &classes, &steps]
+                        .into_iter()
+                        .chain(&opt)
+                        .chain(&z)
+                        .chain(&a)
+                        .chain(&dz)
+                        .cloned()
+                        .collect(),
+                ),
                 params,
                 opt,
                 x0,
