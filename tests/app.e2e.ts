@@ -325,6 +325,49 @@ describe('the page', () => {
     await page.close();
   });
 
+  it('marks an activation whose loss blows up as diverged, and trains the others on', async () => {
+    const page = await browser.newPage();
+    logConsole(page, 'diverge');
+    // SGD at learning rate 10 with momentum: ReLU's unbounded units overflow float32 within a
+    // few steps; Tanh's saturate, so its loss stays finite.
+    await page.goto(`${server.url}/?hidden=64,64&limit=512&batchSize=64&epochs=2&activations=tanh,relu&seed=1&learningRate=10`);
+    await waitForState(page, 'ready');
+    const runs = await trainAndWait(page) as (Run & { divergedAt: number | null })[];
+    console.log('divergence', JSON.stringify(runs.map((r) => ({ a: r.activation, divergedAt: r.divergedAt, losses: r.losses.length }))));
+    const relu = runs.find((r) => r.activation === 'relu')!;
+    const tanh = runs.find((r) => r.activation === 'tanh')!;
+    expect(relu.divergedAt).toBeGreaterThan(0);
+    expect(relu.losses).toHaveLength(relu.divergedAt!);
+    expect(relu.losses.slice(0, -1).every(Number.isFinite)).toBe(true);
+    expect(tanh.divergedAt).toBeNull();
+    expect(tanh.losses).toHaveLength(16);
+    expect(await page.locator('#results tbody tr', { hasText: 'relu' }).textContent()).toContain(`diverged at step ${relu.divergedAt}`);
+    await page.close();
+  });
+
+  it('keeps training when the browser refuses to store, and says results will not survive a reload', async () => {
+    const page = await browser.newPage();
+    logConsole(page, 'quota');
+    // As a full disk or a private window: every IndexedDB write fails (init scripts do not
+    // reach workers, so the trainer runs on the page's thread here).
+    await page.addInitScript(() => {
+      IDBObjectStore.prototype.put = () => { throw new DOMException('The quota has been exceeded.', 'QuotaExceededError'); };
+    });
+    const statuses: string[] = [];
+    await page.exposeFunction('recordStatus', (s: string) => statuses.push(s));
+    await page.addInitScript(() => {
+      new MutationObserver(() => (window as unknown as { recordStatus(s: string): void }).recordStatus(document.getElementById('status')?.textContent ?? ''))
+        .observe(document, { subtree: true, childList: true, characterData: true });
+    });
+    await page.goto(`${server.url}/?${SMALL}&thread=page`);
+    await waitForState(page, 'ready');
+    const runs = await trainAndWait(page);
+    expect(runs.map((r) => r.losses.length)).toEqual([8, 8]);
+    expect(await page.locator('#notice').textContent()).toMatch(/refused to store the run \(QuotaExceededError: .*\): its results will not survive a reload/);
+    expect(await page.locator('#notice').isVisible()).toBe(true);
+    await page.close();
+  });
+
   it('fits a phone-width screen and passes an accessibility check', async () => {
     const page = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
     await page.goto(`${server.url}/?${SMALL}`);

@@ -11,7 +11,7 @@ import { buildForm, fillForm, formEpochs, readForm } from './view/form.js';
 import { Results } from './view/results.js';
 import { renderSamples } from './view/samples.js';
 import { drawAnalyses, type AnalysisResult } from './view/analyses.js';
-import { download, hideOffer, noWebGpuNotice, offer, say } from './view/status.js';
+import { download, hideOffer, noWebGpuNotice, offer, say, warn } from './view/status.js';
 
 /** Read by the end-to-end tests and handy in the console: the runs and what the charts hold. */
 interface Inspect {
@@ -158,6 +158,9 @@ function onEvent(e: TrainerEvent): void {
     case 'status':
       say(e.message, { progress: e.progress, error: e.error });
       if (e.error) inspect.state = 'error';
+      break;
+    case 'warning':
+      warn(e.message);
       break;
     case 'ready':
       break;

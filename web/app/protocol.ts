@@ -52,6 +52,8 @@ export const LONG_COMMANDS: ReadonlySet<Command['type']> = new Set(['start', 'tr
 
 export type TrainerEvent =
   | { type: 'status'; message: string; progress?: number | null; error?: boolean }
+  /** Something the user should know while work goes on (shown until dismissed). */
+  | { type: 'warning'; message: string }
   | { type: 'ready'; sizes: { train: number; val: number; test: number } }
   /** A run starts, resumes or ends: its config and every record as they are now. */
   | { type: 'run'; run: SavedRun }

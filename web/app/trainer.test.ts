@@ -191,7 +191,7 @@ describe('trainRun', () => {
     const start = fresh(t.config);
     await trainRun(t.engine(), start, t.deps);
     expect(start.run.finished).toBe(true);
-    const warnings = t.events.filter((e) => e.type === 'status' && e.message.includes('will not survive a reload'));
+    const warnings = t.events.filter((e) => e.type === 'warning' && e.message.includes('will not survive a reload'));
     expect(warnings).toHaveLength(1);
   });
 });

@@ -103,7 +103,7 @@ export async function trainRun(engine: Engine, start: Start, deps: LoopDeps): Pr
       if (point) await deps.store?.saveResume(run.id, point);
       await deps.store?.save(structuredClone(run));
     } catch (e) {
-      if (!storeFailed) deps.emit({ type: 'status', message: `Training goes on, but this browser refused to store the run (${e instanceof Error ? e.message : String(e)}): its results will not survive a reload.` });
+      if (!storeFailed) deps.emit({ type: 'warning', message: `Training goes on, but this browser refused to store the run (${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}): its results will not survive a reload.` });
       storeFailed = true;
     }
   };

@@ -34,6 +34,13 @@ export function hideOffer(): void {
   $('resume').hidden = true;
 }
 
+/** A warning in the notice area, kept until the page is reloaded. */
+export function warn(message: string): void {
+  const notice = $('notice');
+  notice.textContent = message;
+  notice.hidden = false;
+}
+
 export function noWebGpuNotice(): void {
   const notice = $('notice');
   notice.hidden = false;
