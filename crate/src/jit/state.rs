@@ -79,12 +79,29 @@ impl StackState {
                 program.models()
             )));
         }
+        // Models with the same key and initializers start from the same params (the page gives
+        // every activation one init key): drawn once, copied for the others.
+        let mut drawn: Vec<(usize, Vec<HostDense>)> = Vec::new();
         let models = program
             .configs
             .iter()
             .zip(keys)
-            .map(|(c, &key)| {
-                let params = crate::mlp::init_host(key, &c.mlp, c.kernel_init, c.bias_init)?;
+            .enumerate()
+            .map(|(k, (c, &key))| {
+                let same = |&(j, _): &&(usize, Vec<HostDense>)| {
+                    let d = &program.configs[j];
+                    keys[j] == key
+                        && (&d.mlp, d.kernel_init, d.bias_init)
+                            == (&c.mlp, c.kernel_init, c.bias_init)
+                };
+                let params = match drawn.iter().find(same) {
+                    Some((_, p)) => p.clone(),
+                    None => {
+                        let p = crate::mlp::init_host(key, &c.mlp, c.kernel_init, c.bias_init)?;
+                        drawn.push((k, p.clone()));
+                        p
+                    }
+                };
                 let zeros: Vec<HostDense> = params.iter().map(HostDense::zeros_like).collect();
                 let opt_state = match c.optimizer {
                     Optimizer::Sgd { .. } => HostOptState::Sgd { trace: zeros },
