@@ -88,9 +88,9 @@ impl StackState {
             .zip(keys)
             .enumerate()
             .map(|(k, (c, &key))| {
-                let same = |&(j, _): &&(usize, Vec<HostDense>)| {
-                    let d = &program.configs[j];
-                    keys[j] == key
+                let same = |(j, _): &&(usize, Vec<HostDense>)| {
+                    let d = &program.configs[*j];
+                    keys[*j] == key
                         && (&d.mlp, d.kernel_init, d.bias_init)
                             == (&c.mlp, c.kernel_init, c.bias_init)
                 };
