@@ -17,7 +17,7 @@ use actlab::optim::Optimizer;
 use actlab::prng::key;
 use actlab::train::{TrainConfig, TrainState};
 use actlab::{device, flax};
-use common::block_on;
+use common::{block_on, tiny_state};
 
 /// splitmix64: small, seedable, good enough to pick bytes and lengths.
 struct Rng(u64);
@@ -155,21 +155,6 @@ fn idx_files_never_panic() {
     println!("idx: {tried} inputs");
 }
 
-fn small_state(optimizer: Optimizer) -> TrainState {
-    let config = TrainConfig {
-        mlp: MlpConfig {
-            input: 5,
-            hidden: vec![4],
-            output: 3,
-        },
-        kernel_init: KernelInit::TorchDefault,
-        bias_init: BiasInit::FanInUniform,
-        optimizer,
-        ..TrainConfig::default()
-    };
-    TrainState::init(key(0), config, &device::cpu()).unwrap()
-}
-
 #[test]
 fn checkpoints_and_flax_files_never_panic() {
     let seed = seed();
@@ -184,7 +169,7 @@ fn checkpoints_and_flax_files_never_panic() {
             eps: 1e-8,
         },
     ] {
-        let state = small_state(optimizer);
+        let state = tiny_state(optimizer, &device::cpu());
         let good = block_on(Checkpoint::of(&state, key(1), "meta".into()))
             .unwrap()
             .to_bytes();

@@ -16,9 +16,9 @@ use actlab::train::{
     TrainConfig, TrainState, eval_step, loss_and_grads, predict, read_classes, read_metrics,
     train_step,
 };
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData};
 use common::spec::*;
-use common::{block_on, toy_batch};
+use common::{block_on, tiny_state, toy_batch};
 
 #[test]
 fn params_init_on_device_equals_flax() {
@@ -192,20 +192,6 @@ fn autodiff_gradients_and_gradient_flow_match_finite_differences_for_every_activ
         }
         assert_eq!(checked, 6 * 5 + 5 + 5 * 4 + 4 + 4 * 3 + 3);
     }
-}
-
-fn tiny_state(optimizer: Optimizer, dev: &Device) -> TrainState {
-    let config = TrainConfig {
-        mlp: MlpConfig {
-            input: 4,
-            hidden: vec![3],
-            output: 2,
-        },
-        activation: Activation::Tanh,
-        optimizer,
-        ..TrainConfig::default()
-    };
-    TrainState::init(key(1), config, dev).unwrap()
 }
 
 fn flat(p: &[HostDense]) -> Vec<f32> {

@@ -34,3 +34,18 @@ pub fn toy_batch(
     };
     (x, y, batch)
 }
+
+/// A 4-3-2 Tanh MLP with `optimizer`: small enough to check everything about it.
+pub fn tiny_state(optimizer: actlab::optim::Optimizer, dev: &Device) -> actlab::train::TrainState {
+    let config = actlab::train::TrainConfig {
+        mlp: actlab::mlp::MlpConfig {
+            input: 4,
+            hidden: vec![3],
+            output: 2,
+        },
+        activation: actlab::mlp::Activation::Tanh,
+        optimizer,
+        ..actlab::train::TrainConfig::default()
+    };
+    actlab::train::TrainState::init(key(1), config, dev).unwrap()
+}
