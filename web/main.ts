@@ -3,7 +3,7 @@
 // applies the trainer's events to its copy of the run, and keeps the buttons in step.
 import { DEFAULT_RUN, formValuesOf, type RunConfig } from './app/config.js';
 import { idbRuns, type RunRecord, type SavedRun } from './app/runs.js';
-import { NO_WEBGPU_HERE, applyEvent, type Command, type TrainerEvent } from './app/protocol.js';
+import { LONG_COMMANDS, NO_WEBGPU_HERE, applyEvent, type Command, type TrainerEvent } from './app/protocol.js';
 import { localTransport, workerTransport, type Transport } from './app/transport.js';
 import { PUBLISHED_JAX, PUBLISHED_PYTORCH, tutorialPreset } from './app/published.js';
 import { chartsPng } from './view/charts.js';
@@ -66,7 +66,7 @@ window.actlab = inspect;
 
 function send(cmd: Command): void {
   if (!transport) throw new Error('the trainer is not started');
-  if (cmd.type !== 'start' && ['train', 'resume', 'continue', 'analyse', 'recover'].includes(cmd.type)) {
+  if (cmd.type !== 'start' && LONG_COMMANDS.has(cmd.type)) {
     busy = true;
     inspect.state = 'training';
     hideOffer();
