@@ -48,13 +48,16 @@ export default defineConfig(({ command }) => ({
   plugins: [
     fashionMnist(),
     // Offline after the first visit: a service worker precaches the page, its JS, CSS and the
-    // .wasm (the data is in IndexedDB already); a new deploy's worker replaces them.
+    // .wasm (the data is in IndexedDB already); a new deploy's worker replaces them. The CPU
+    // module is not precached (a GPU user never downloads it): it is cached when first used.
     VitePWA({
       registerType: 'autoUpdate',
       injectRegister: 'script-defer',
       manifest: false,
       workbox: {
         globPatterns: ['**/*.{html,js,css,wasm}'],
+        globIgnores: ['**/actlab_cpu_bg*.wasm'],
+        runtimeCaching: [{ urlPattern: /actlab_cpu_bg[^/]*\.wasm$/, handler: 'CacheFirst', options: { cacheName: 'actlab-cpu-module', expiration: { maxEntries: 1 } } }],
         maximumFileSizeToCacheInBytes: 32 * 2 ** 20,
         navigateFallback: 'index.html',
         cleanupOutdatedCaches: true,

@@ -3,14 +3,20 @@
 // on the same GPU, by: ActLab's compiled step (one model, and a stack of the six activations),
 // ActLab's Burn path, TensorFlow.js's webgpu backend and jax-js's webgpu backend (its `jit`'d
 // step). All keep the training images on the GPU and gather each batch there; none reads
-// anything back until the end of a timed run, which waits for the queue. The page counts what
+// anything back until the end of a timed run, which waits for the queue. The CPU rows: ActLab's
+// CPU module (the Burn path on Flex, SIMD128), TensorFlow.js's wasm backend (XNNPACK, SIMD) and
+// jax-js's wasm backend, each on this page's thread with the images in its own memory. The page counts what
 // every contender asks of WebGPU (dispatches, submits, buffers, bytes read back) by wrapping
 // the API; bench/run.ts adds the main thread's busy time and prints the numbers.
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-webgpu';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import tfWasm from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
+import tfWasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
+import tfWasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 // tfjs-core alone registers no gradients (the tfjs umbrella package does): optimizers need them.
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
-import { Gpu, key, load, loadFashionMnist, split, init, trainStep, type PendingMetrics } from '../web/sdk/index.js';
+import { Gpu, gpu as gpuApi, key, load, loadCpu, loadFashionMnist, split, type Api, type Device, type PendingMetrics } from '../web/sdk/index.js';
 import { ACTIVATIONS, compileStack, initStack, readStackMetrics, stackTrainStep, type PendingStackMetrics } from '../web/sdk/index.js';
 import type { GpuSplit, StackData, StackState, TrainState } from '../web/sdk/index.js';
 import { jaxjs } from './jaxjs.js';
@@ -104,14 +110,14 @@ function batches<B>(epochOf: (orderKey: Uint32Array) => { batches: number; batch
   return { initKey, next };
 }
 
-function actlab(gpu: Gpu, train: GpuSplit): Contender {
+function actlab(api: Api, device: Device, train: GpuSplit): Contender {
   const { initKey, next } = batches((k) => train.epoch(k, BATCH));
   let state: TrainState | undefined;
   let last: PendingMetrics | undefined;
   const steps = (n: number): void => {
     for (let i = 0; i < n; i++) {
       const batch = next();
-      const out = trainStep(state!, batch);
+      const out = api.trainStep(state!, batch);
       batch.free();
       state!.free();
       last?.free();
@@ -120,7 +126,7 @@ function actlab(gpu: Gpu, train: GpuSplit): Contender {
     }
   };
   const prepare = (): void => {
-    state = init(gpu, initKey, { activation: 'relu' }); // the defaults: the tutorial's MLP, PyTorch's init, SGD
+    state = api.init(device, initKey, { activation: 'relu' }); // the defaults: the tutorial's MLP, PyTorch's init, SGD
   };
   const finish = async (): Promise<number> => {
     const { loss } = await last!.read();
@@ -157,6 +163,16 @@ function actlabJit(gpu: Gpu, train: StackData, models: number): Contender {
     return values![0]!.loss;
   };
   return contender(prepare, steps, finish);
+}
+
+/** `c` with TensorFlow.js's backend switched to `backend` first (each contender's tensors stay
+ * on the backend that made them). */
+function onTfBackend(backend: string, c: Contender): Contender {
+  return {
+    warm: async () => (await tf.setBackend(backend), c.warm()),
+    run: async (n) => (await tf.setBackend(backend), c.run(n)),
+    loss: () => c.loss(),
+  };
 }
 
 function tensorflow(images: Uint8Array, labels: Uint8Array): Contender {
@@ -212,7 +228,8 @@ function tensorflow(images: Uint8Array, labels: Uint8Array): Contender {
 
 export interface BenchSetup {
   adapter: string;
-  tfBackend: string;
+  /** What a contender's setup found (which build of a backend runs). */
+  notes: string[];
   trainImages: number;
   contenders: Record<string, { backend: string; models: number }>;
 }
@@ -237,15 +254,34 @@ window.bench = {
     const trainImages = data.len('train');
     const all = Uint32Array.from({ length: trainImages }, (_, i) => i);
     const [pixels, labels] = [data.pixels('train', all), data.labels('train', all)];
-    await tf.setBackend('webgpu');
-    await tf.ready();
+    // TF.js's wasm binaries from node_modules, as Vite serves them; threads only where the page
+    // is cross-origin isolated (it is not here: the SIMD build runs).
+    setWasmPaths({ 'tfjs-backend-wasm.wasm': tfWasm, 'tfjs-backend-wasm-simd.wasm': tfWasmSimd, 'tfjs-backend-wasm-threaded-simd.wasm': tfWasmThreaded });
+    const notes: string[] = [];
     // Built lazily: only the contenders asked for upload anything.
     const makers: Record<string, () => Promise<Entry>> = {
       'actlab-jit-1': async () => ({ contender: actlabJit(gpu, data.uploadForStack(gpu, 'train'), 1), backend: 'webgpu', models: 1 }),
       'actlab-jit-6': async () => ({ contender: actlabJit(gpu, data.uploadForStack(gpu, 'train'), 6), backend: 'webgpu', models: 6 }),
-      'actlab-burn': async () => ({ contender: actlab(gpu, data.upload(gpu, 'train')), backend: 'webgpu', models: 1 }),
-      'tfjs-webgpu': async () => ({ contender: tensorflow(pixels, labels), backend: 'webgpu', models: 1 }),
+      'actlab-burn': async () => ({ contender: actlab(gpuApi, gpu, data.upload(gpu, 'train')), backend: 'webgpu', models: 1 }),
+      'tfjs-webgpu': async () => {
+        await tf.setBackend('webgpu');
+        return { contender: onTfBackend('webgpu', tensorflow(pixels, labels)), backend: 'webgpu', models: 1 };
+      },
       'jaxjs-webgpu': async () => ({ contender: await jaxjs('webgpu', pixels, labels), backend: 'webgpu', models: 1 }),
+      // The CPU rows: the same MLP, on this thread.
+      'actlab-cpu': async () => {
+        const cpu = await loadCpu();
+        const device = await cpu.createDevice();
+        const onCpu = await cpu.loadFashionMnist(dataUrl);
+        return { contender: actlab(cpu, device, onCpu.upload(device, 'train')), backend: 'wasm', models: 1 };
+      },
+      'tfjs-wasm': async () => {
+        await tf.setBackend('wasm');
+        const [simd, threads] = [await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'), await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT')];
+        notes.push(`TF.js wasm backend: SIMD ${String(simd)}, threads ${String(threads)}`);
+        return { contender: onTfBackend('wasm', tensorflow(pixels, labels)), backend: 'wasm', models: 1 };
+      },
+      'jaxjs-wasm': async () => ({ contender: await jaxjs('wasm', pixels, labels), backend: 'wasm', models: 1 }),
     };
     const names = only ?? Object.keys(makers);
     window.bench.contenders = {};
@@ -260,6 +296,6 @@ window.bench = {
     const adapter = info ? `${info.vendor} ${info.architecture} ${info.description}`.trim() : 'unknown';
     log(`ready: ${trainImages} training images (${adapter})`);
     const described = Object.fromEntries(names.map((n) => [n, { backend: window.bench.contenders[n]!.backend, models: window.bench.contenders[n]!.models }]));
-    return { adapter, tfBackend: tf.getBackend(), trainImages, contenders: described };
+    return { adapter, notes, trainImages, contenders: described };
   },
 };

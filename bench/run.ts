@@ -1,6 +1,7 @@
 // `npm run bench`: ActLab (compiled step, one model and a stack of six; the Burn path) against
 // TensorFlow.js and jax-js (webgpu backends) in ONE headless Chromium, on the same WebGPU
-// adapter (SwiftShader here, the real GPU where there is one), contenders alternating round by
+// adapter (SwiftShader here, the real GPU where there is one), and the CPU rows: ActLab's CPU
+// module against TensorFlow.js's and jax-js's wasm backends; contenders alternating round by
 // round. Everything is per *model-step* (a step of a stack of six counts six):
 // - wall ms: from issuing the steps to the GPU being done;
 // - host ms: the main thread's busy time over the whole round (Chrome's TaskDuration from the
@@ -83,6 +84,7 @@ try {
   const page = await browser.newPage();
   page.setDefaultTimeout(0); // SwiftShader: a first step can compile for minutes
   logConsole(page, 'bench');
+  page.on('response', (r) => { if (r.status() >= 400) console.error(`[bench] ${r.status()} ${r.url()}`); });
   const cdp = await page.context().newCDPSession(page);
   await cdp.send('Performance.enable');
   if (values.profile) {
@@ -100,6 +102,7 @@ try {
     else console.error(s);
   };
   log(`Chromium ${browser.version()}, WebGPU adapter: ${setup.adapter}`);
+  setup.notes.forEach((n) => log(`  ${n}`));
   log(`MLP 784-512-256-256-128-10, batch 256, SGD momentum 0.9, lr 0.01; ${setup.trainImages} FashionMNIST ` +
     `training images on the GPU; ${rounds} rounds x ${steps} steps, contenders alternating`);
 
@@ -158,8 +161,9 @@ try {
       first_step_ms: round3(first[name]!),
     };
   });
-  // ActLab's best configuration by each measure, against each peer: median of per-round ratios.
-  const ours = names.filter((n) => n.startsWith('actlab'));
+  // ActLab's best WebGPU configuration by each measure, against each WebGPU peer: median of
+  // per-round ratios. The CPU module has its own ratios, against the wasm peers.
+  const ours = names.filter((n) => n.startsWith('actlab') && setup.contenders[n]!.backend === 'webgpu');
   const best = (key: 'wall' | 'host'): string | undefined =>
     [...ours].sort((a, b) => median(rows[a]![key]) - median(rows[b]![key]))[0];
   const ratio = (key: 'wall' | 'host', peer: string): number | null => {
@@ -167,16 +171,23 @@ try {
     if (!a || !rows[peer]) return null;
     return round3(median(rows[a]![key].map((x, i) => x / rows[peer]![key][i]!)));
   };
+  const cpuRatio = (peer: string): number | null => (rows['actlab-cpu'] && rows[peer]
+    ? round3(median(rows['actlab-cpu'].wall.map((x, i) => x / rows[peer]!.wall[i]!)))
+    : null);
   const ratios = {
     wall_vs_tfjs_webgpu: ratio('wall', 'tfjs-webgpu'),
     host_vs_tfjs_webgpu: ratio('host', 'tfjs-webgpu'),
     wall_vs_jaxjs_webgpu: ratio('wall', 'jaxjs-webgpu'),
     host_vs_jaxjs_webgpu: ratio('host', 'jaxjs-webgpu'),
+    cpu_wall_vs_jaxjs_wasm: cpuRatio('jaxjs-wasm'),
+    cpu_wall_vs_tfjs_wasm: cpuRatio('tfjs-wasm'),
     best_wall: best('wall') ?? null,
     best_host: best('host') ?? null,
   };
   const wasm = readFileSync('pkg/actlab_bg.wasm');
   const wasmGzipMiB = round3(gzipSync(wasm, { level: 9 }).length / 2 ** 20);
+  const cpuWasm = readFileSync('pkg/cpu/actlab_cpu_bg.wasm');
+  const cpuWasmGzipMiB = round3(gzipSync(cpuWasm, { level: 9 }).length / 2 ** 20);
 
   log('');
   log('| contender | models | wall ms/model-step | host ms/model-step | dispatches | submits | buffers | bytes read | first step |');
@@ -191,7 +202,10 @@ try {
   log(`ratios, ActLab's best (wall: ${ratios.best_wall}, host: ${ratios.best_host}) / peer, median per round: ` +
     `wall vs TF.js ${ratios.wall_vs_tfjs_webgpu}, host vs TF.js ${ratios.host_vs_tfjs_webgpu}, ` +
     `wall vs jax-js ${ratios.wall_vs_jaxjs_webgpu}, host vs jax-js ${ratios.host_vs_jaxjs_webgpu} (under 1: ActLab is better)`);
-  log(`wasm: ${(wasm.length / 2 ** 20).toFixed(2)} MiB, ${wasmGzipMiB} MiB gzip -9`);
+  log(`CPU: ActLab's CPU module / peer, wall, median per round: vs jax-js wasm ${ratios.cpu_wall_vs_jaxjs_wasm}, ` +
+    `vs TF.js wasm ${ratios.cpu_wall_vs_tfjs_wasm}`);
+  log(`wasm: ${(wasm.length / 2 ** 20).toFixed(2)} MiB, ${wasmGzipMiB} MiB gzip -9; ` +
+    `CPU module: ${(cpuWasm.length / 2 ** 20).toFixed(2)} MiB, ${cpuWasmGzipMiB} MiB gzip -9`);
   for (const [name, times] of profiles) {
     const per = rows[name]!.modelSteps;
     const top = [...times].sort((a, b) => b[1] - a[1]).slice(0, 5);
@@ -207,6 +221,7 @@ try {
       contenders,
       ratios,
       wasm_gzip_mib: wasmGzipMiB,
+      cpu_wasm_gzip_mib: cpuWasmGzipMiB,
     }));
   }
 } finally {

@@ -51,7 +51,7 @@ step "wasm tests in headless Chromium (WebGPU on SwiftShader without a GPU), wit
   export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
   export WASM_BINDGEN_TEST_TIMEOUT=600
   # No -q: cargo would pass --quiet on to wasm-bindgen-test-runner, which rejects it.
-  with_lints cargo test --target wasm32-unknown-unknown --profile wasm-release --test wasm -- --nocapture
+  with_lints cargo test --target wasm32-unknown-unknown --profile wasm-release --no-default-features --features gpu --test wasm -- --nocapture
 )
 
 step "wasm package build (the same lint-checked build of the crate)"

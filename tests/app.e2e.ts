@@ -56,7 +56,7 @@ function longTasks(page: Page, since: number): Promise<{ start: number; duration
 }
 
 async function trainAndWait(page: Page): Promise<Run[]> {
-  await page.getByRole('button', { name: 'Train' }).click();
+  await page.getByRole('button', { name: 'Train', exact: true }).click();
   await waitForState(page, 'training', 30_000);
   await waitForState(page, 'ready');
   return page.evaluate(() => structuredClone(window.actlab.runs)) as Promise<Run[]>;
@@ -241,7 +241,7 @@ describe('the page', () => {
     expect(whole.map((r) => r.valAccuracy.length)).toEqual([6, 6]);
 
     // Again, reloading once the stack has finished two epochs.
-    await page.getByRole('button', { name: 'Train' }).click();
+    await page.getByRole('button', { name: 'Train', exact: true }).click();
     // (The finished run is on show until the new one starts: it has all 6 epochs.)
     await page.waitForFunction(() => [2, 3, 4, 5].includes(window.actlab.runs[1]?.valAccuracy.length ?? 0), null, { timeout: 10 * 60_000, polling: 20 });
     await page.reload();
@@ -266,7 +266,7 @@ describe('the page', () => {
     const curves = (runs: Run[]) => runs.map(({ activation, losses, valAccuracy, testAccuracy }) => ({ activation, losses, valAccuracy, testAccuracy }));
     const whole = await trainAndWait(page);
 
-    await page.getByRole('button', { name: 'Train' }).click();
+    await page.getByRole('button', { name: 'Train', exact: true }).click();
     // Lose the device while steps are queued, after the first epoch.
     // (The finished run is on show until the new one starts: it has all 32 losses.)
     await page.waitForFunction(() => { const n = window.actlab.runs[0]?.losses.length ?? 0; return n > 9 && n < 32; }, null, { timeout: 10 * 60_000, polling: 10 });
@@ -284,16 +284,35 @@ describe('the page', () => {
     await page.close();
   });
 
-  it('trains, evaluates, analyses and checkpoints on an adapter without "subgroups", within default limits', async () => {
+  it('trains, evaluates, analyses and checkpoints on an adapter without "subgroups", within default limits, with a GPU\'s autotune', async () => {
     const page = await browser.newPage({ acceptDownloads: true });
     logConsole(page, 'no-subgroups');
-    const console: string[] = [];
-    page.on('console', (m) => console.push(m.text()));
+    const messages: string[] = [];
+    page.on('console', (m) => messages.push(m.text()));
     // As Firefox's adapters and some Safari releases: no "subgroups" in the adapter's features,
-    // a device request for it refused, and no raised limits. Init scripts do not reach workers,
-    // so the trainer runs on the page's thread here (the same host code).
+    // a device request for it refused, and no raised limits. And as a real GPU: the adapter does
+    // not say it is a software one, so CubeCL autotunes with its defaults (on a software adapter
+    // ActLab narrows them), picking among the candidates a GPU's page would. Every shader module
+    // is recorded: none may ask for subgroups. Init scripts do not reach workers, so the trainer
+    // runs on the page's thread here (the same host code).
     await page.addInitScript(() => {
       const proto = GPUAdapter.prototype;
+      const info = Object.getOwnPropertyDescriptor(proto, 'info')!.get!;
+      Object.defineProperty(proto, 'info', {
+        get(this: GPUAdapter) {
+          const real = info.call(this) as GPUAdapterInfo;
+          const fake: Record<string, unknown> = { vendor: 'test', architecture: 'hardware', description: 'a GPU without subgroups', isFallbackAdapter: false };
+          return new Proxy(real, { get: (t, k) => (typeof k === 'string' && k in fake ? fake[k] : Reflect.get(t, k, t)) });
+        },
+      });
+      const w = window as unknown as { shaders: { total: number; subgroups: number } };
+      w.shaders = { total: 0, subgroups: 0 };
+      const create = GPUDevice.prototype.createShaderModule;
+      GPUDevice.prototype.createShaderModule = function (this: GPUDevice, desc: GPUShaderModuleDescriptor) {
+        w.shaders.total++;
+        if (/enable\s+subgroups/.test(desc.code)) w.shaders.subgroups++;
+        return create.call(this, desc);
+      };
       const features = Object.getOwnPropertyDescriptor(proto, 'features')!.get!;
       Object.defineProperty(proto, 'features', {
         get(this: GPUAdapter) { return new Set([...features.call(this) as Set<string>].filter((f) => f !== 'subgroups')); },
@@ -321,7 +340,13 @@ describe('the page', () => {
     expect(await page.locator('#analyses canvas').count()).toBe(6); // one hidden layer: 2 + 1 + 2 + 1
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Save checkpoint' }).click()]);
     expect(download.suggestedFilename()).toMatch(/^actlab-tanh-seed7-epoch1\.actlab$/);
-    expect(console.some((m) => m.includes('no "subgroups" feature'))).toBe(true);
+    expect(messages.some((m) => m.includes('no "subgroups" feature'))).toBe(true);
+    // Not taken for a software adapter: no CPU notice, CubeCL's default autotune.
+    expect(await page.locator('#notice').isVisible()).toBe(false);
+    const shaders = await page.evaluate(() => (window as unknown as { shaders: { total: number; subgroups: number } }).shaders);
+    console.log(`no-subgroups: ${shaders.total} shader modules, ${shaders.subgroups} asking for subgroups`);
+    expect(shaders.total).toBeGreaterThan(10);
+    expect(shaders.subgroups).toBe(0);
     await page.close();
   });
 
@@ -415,13 +440,53 @@ describe('the page', () => {
     }
   });
 
-  it('says plainly when the browser has no WebGPU', async () => {
-    const page = await browser.newPage();
+  it('offers the CPU where there is no WebGPU, and trains, evaluates, analyses and checkpoints there like the GPU', async () => {
+    // The same run on the GPU first: the CPU must give the same curves (same keys, same batches).
+    const gpuPage = await browser.newPage();
+    logConsole(gpuPage, 'cpu-reference');
+    const modules: string[] = [];
+    gpuPage.on('request', (r) => { if (r.url().endsWith('.wasm')) modules.push(r.url()); });
+    await gpuPage.goto(`${server.url}/?${SMALL}`);
+    await waitForState(gpuPage, 'ready');
+    expect(await gpuPage.evaluate(() => window.actlab.device)).toBe('gpu');
+    // SwiftShader is a software adapter: the page proposes the CPU module.
+    await expect.poll(() => gpuPage.locator('#notice').textContent()).toContain('software one');
+    const onGpu = await trainAndWait(gpuPage);
+    // The GPU page never downloads the CPU module.
+    expect(modules.some((u) => u.includes('actlab_cpu_bg'))).toBe(false);
+    await gpuPage.close();
+
+    const page = await browser.newPage({ acceptDownloads: true });
+    logConsole(page, 'cpu');
+    page.on('request', (r) => { if (r.url().endsWith('.wasm')) modules.push(r.url()); });
+    modules.length = 0;
     await page.addInitScript(() => { delete (Navigator.prototype as { gpu?: unknown }).gpu; });
-    await page.goto(server.url);
+    await page.goto(`${server.url}/?${SMALL}`);
     await expect.poll(() => page.locator('#notice').isVisible()).toBe(true);
     expect(await page.locator('#notice').textContent()).toContain('does not offer WebGPU');
-    expect(await page.getByRole('button', { name: 'Train' }).isDisabled()).toBe(true);
+    expect(await page.getByRole('button', { name: 'Train', exact: true }).isDisabled()).toBe(true);
+    await page.getByRole('button', { name: 'Train on the CPU' }).click();
+    await waitForState(page, 'ready');
+    expect(await page.evaluate(() => window.actlab.device)).toBe('cpu');
+    expect(await page.evaluate(() => window.actlab.thread)).toBe('worker');
+    expect(await page.locator('#status').textContent()).toContain('Ready on the CPU');
+    // Only the CPU module was downloaded.
+    expect(modules.map((u) => u.split('/').pop()!.replace(/-[\w-]+\.wasm$/, '.wasm'))).toEqual(['actlab_cpu_bg.wasm']);
+    const onCpu = await trainAndWait(page);
+    expect(onCpu.map((r) => r.activation)).toEqual(onGpu.map((r) => r.activation));
+    onCpu.forEach((r, i) => {
+      const g = onGpu[i]!;
+      expect(r.losses).toHaveLength(8);
+      r.losses.forEach((l, j) => expect(Math.abs(l - g.losses[j]!) / g.losses[j]!).toBeLessThan(1e-3));
+      expect(r.testAccuracy).toBeGreaterThan(0.3);
+    });
+    expect(await page.locator('#samples figure').count()).toBe(16);
+    await page.getByRole('button', { name: 'Analyse' }).click();
+    await waitForState(page, 'training', 30_000);
+    await waitForState(page, 'ready');
+    expect(await page.locator('#analyses canvas').count()).toBe(6);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Save checkpoint' }).click()]);
+    expect(download.suggestedFilename()).toMatch(/^actlab-tanh-seed7-epoch1\.actlab$/);
     await page.close();
   });
 });

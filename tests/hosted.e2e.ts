@@ -22,7 +22,7 @@ afterAll(async () => {
 });
 
 async function train(page: Page): Promise<Run[]> {
-  await page.getByRole('button', { name: 'Train' }).click();
+  await page.getByRole('button', { name: 'Train', exact: true }).click();
   await page.waitForFunction(() => window.actlab?.state === 'training', null, { timeout: 30_000 });
   await page.waitForFunction(() => window.actlab?.state === 'ready', null, { timeout: 10 * 60_000, polling: 500 });
   return page.evaluate(() => structuredClone(window.actlab.runs)) as Promise<Run[]>;

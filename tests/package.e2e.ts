@@ -1,6 +1,7 @@
 // The npm package as a user gets it: `npm pack`, installed into a fresh folder's node_modules,
-// the README's quickstart (examples/quickstart) type-checked against the package's types, built
-// with Vite, and run in headless Chromium on WebGPU against the real FashionMNIST.
+// the README's quickstart (examples/quickstart) and its CPU example (examples/cpu) type-checked
+// against the package's types, built with Vite, and run in headless Chromium against the real
+// FashionMNIST: on WebGPU, and on the CPU module with WebGPU removed.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { ARTIFACTS, DATA_DIR, launch, logConsole, serve } from './browser.js';
 
 const root = mkdtempSync(join(tmpdir(), 'actlab-pkg-'));
 const app = join(root, 'app');
+const cpuApp = join(root, 'cpu');
 const fuzzApp = join(root, 'fuzz');
 const soakApp = join(root, 'soak');
 let browser: Browser;
@@ -21,21 +23,23 @@ beforeAll(async () => {
   const [packed] = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', root], { encoding: 'utf8' })) as
     { filename: string; files: { path: string }[] }[];
   const paths = packed!.files.map((f) => f.path).sort();
-  expect(paths).toEqual(expect.arrayContaining(['pkg/actlab_bg.wasm', 'pkg/sdk/index.js', 'pkg/sdk/index.d.ts', 'package.json']));
+  expect(paths).toEqual(expect.arrayContaining(['pkg/actlab_bg.wasm', 'pkg/cpu/actlab_cpu_bg.wasm', 'pkg/sdk/index.js', 'pkg/sdk/index.d.ts', 'package.json']));
   expect(paths.filter((p) => p.endsWith('.test.js') || p.startsWith('crate/') || p.startsWith('web/'))).toEqual([]);
   mkdirSync(join(root, 'node_modules'));
   execFileSync('tar', ['-xzf', join(root, packed!.filename), '-C', join(root, 'node_modules')]);
   renameSync(join(root, 'node_modules', 'package'), join(root, 'node_modules', 'actlab'));
-  mkdirSync(app);
-  for (const f of ['index.html', 'main.ts']) copyFileSync(join('examples/quickstart', f), join(app, f));
-  await build({ root: app, configFile: false, logLevel: 'warn', build: { outDir: join(app, 'dist'), target: 'es2022' } });
+  for (const [example, dir] of [['quickstart', app], ['cpu', cpuApp]] as const) {
+    mkdirSync(dir);
+    for (const f of ['index.html', 'main.ts']) copyFileSync(join('examples', example, f), join(dir, f));
+    await build({ root: dir, base: './', configFile: false, logLevel: 'warn', build: { outDir: join(dir, 'dist'), target: 'es2022' } });
+  }
   // The fuzz and soak pages (tests/fixtures): bad inputs and a long run through the installed package.
   for (const [name, dir] of [['fuzz', fuzzApp], ['soak', soakApp]] as const) {
     mkdirSync(dir);
     for (const f of ['index.html', 'main.ts']) copyFileSync(join('tests/fixtures', name, f), join(dir, f));
     await build({ root: dir, base: './', configFile: false, logLevel: 'warn', build: { outDir: join(dir, 'dist'), target: 'es2022' } });
   }
-  server = await serve({ '/': join(app, 'dist'), '/fuzz/': join(fuzzApp, 'dist'), '/soak/': join(soakApp, 'dist'), '/data/fashion-mnist/': DATA_DIR });
+  server = await serve({ '/': join(app, 'dist'), '/cpu/': join(cpuApp, 'dist'), '/fuzz/': join(fuzzApp, 'dist'), '/soak/': join(soakApp, 'dist'), '/data/fashion-mnist/': DATA_DIR });
   browser = await launch();
 });
 
@@ -44,21 +48,43 @@ afterAll(async () => {
   await server?.close();
 });
 
-it('the README quickstart type-checks against the installed package', () => {
+it('the README examples type-check against the installed package', () => {
   const tsc = resolve('node_modules/.bin/tsc');
   // The options of Vite's TypeScript template (skipLibCheck: wasm-bindgen's .d.ts names
   // Symbol.dispose, which needs lib esnext.disposable). Fails with tsc's diagnostics.
-  try {
-    execFileSync(tsc, ['--noEmit', '--strict', '--skipLibCheck', '--target', 'es2022', '--module', 'esnext',
-      '--moduleResolution', 'bundler', '--lib', 'es2022,dom,dom.iterable', 'main.ts'], { cwd: app, encoding: 'utf8' });
-  } catch (e) {
-    throw new Error(`tsc: ${(e as { stdout?: string }).stdout ?? String(e)}`);
+  for (const dir of [app, cpuApp]) {
+    try {
+      execFileSync(tsc, ['--noEmit', '--strict', '--skipLibCheck', '--target', 'es2022', '--module', 'esnext',
+        '--moduleResolution', 'bundler', '--lib', 'es2022,dom,dom.iterable', 'main.ts'], { cwd: dir, encoding: 'utf8' });
+    } catch (e) {
+      throw new Error(`tsc (${dir}): ${(e as { stdout?: string }).stdout ?? String(e)}`);
+    }
   }
 });
 
-it('the README shows the quickstart verbatim', () => {
-  const code = readFileSync('examples/quickstart/main.ts', 'utf8').trim();
-  expect(readFileSync('README.md', 'utf8')).toContain(code);
+it('the README shows the examples verbatim', () => {
+  for (const example of ['quickstart', 'cpu']) {
+    const code = readFileSync(`examples/${example}/main.ts`, 'utf8').trim();
+    expect(readFileSync('README.md', 'utf8')).toContain(code);
+  }
+});
+
+it('the CPU example trains and evaluates in a browser without WebGPU, downloading only the CPU module', async () => {
+  const page = await browser.newPage();
+  page.setDefaultTimeout(5 * 60_000);
+  logConsole(page, 'cpu example');
+  await page.addInitScript(() => { delete (Navigator.prototype as { gpu?: unknown }).gpu; });
+  const modules: string[] = [];
+  page.on('request', (r) => { if (r.url().endsWith('.wasm')) modules.push(r.url().split('/').pop()!); });
+  await page.goto(`${server.url}/cpu/`);
+  await page.waitForFunction(() => /accuracy/.test(document.querySelector('#out')?.textContent ?? ''), null, { polling: 500 });
+  const text = (await page.locator('#out').textContent())!;
+  console.log(`cpu example: ${text}`);
+  expect(text).toContain('WebGPU absent');
+  expect(Number(/accuracy ([\d.]+)%/.exec(text)?.[1])).toBeGreaterThan(30);
+  expect(modules).toHaveLength(1);
+  expect(modules[0]).toMatch(/^actlab_cpu_bg/);
+  await page.close();
 });
 
 it('the quickstart trains and evaluates in the browser', async () => {

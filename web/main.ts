@@ -3,7 +3,7 @@
 // applies the trainer's events to its copy of the run, and keeps the buttons in step.
 import { DEFAULT_RUN, formValuesOf, type RunConfig } from './app/config.js';
 import { idbRuns, type RunRecord, type SavedRun } from './app/runs.js';
-import { LONG_COMMANDS, NO_WEBGPU_HERE, applyEvent, type Command, type TrainerEvent } from './app/protocol.js';
+import { LONG_COMMANDS, NO_WEBGPU_HERE, applyEvent, type Command, type DeviceKind, type TrainerEvent } from './app/protocol.js';
 import { localTransport, workerTransport, type Transport } from './app/transport.js';
 import { PUBLISHED_JAX, PUBLISHED_PYTORCH, tutorialPreset } from './app/published.js';
 import { chartsPng } from './view/charts.js';
@@ -11,7 +11,7 @@ import { buildForm, fillForm, formEpochs, readForm } from './view/form.js';
 import { Results } from './view/results.js';
 import { renderSamples } from './view/samples.js';
 import { drawAnalyses, type AnalysisResult } from './view/analyses.js';
-import { download, hideOffer, noWebGpuNotice, offer, say, warn } from './view/status.js';
+import { download, hideOffer, noWebGpuNotice, offer, say, softwareGpuNotice, warn } from './view/status.js';
 
 /** Read by the end-to-end tests and handy in the console: the runs and what the charts hold. */
 interface Inspect {
@@ -22,8 +22,9 @@ interface Inspect {
   analyses: AnalysisResult | null;
   /** Set if the GPU device was lost. */
   lost: { reason: string; message: string } | null;
-  /** Where the trainer runs. */
+  /** Where the trainer runs, and on which device. */
   thread: 'worker' | 'page' | null;
+  device: DeviceKind | null;
   /** For tests: destroys the GPU device, as a driver reset would lose it. */
   loseDevice: () => void;
 }
@@ -60,6 +61,7 @@ const inspect: Inspect = {
   analyses: null,
   lost: null,
   thread: null,
+  device: null,
   loseDevice: () => send({ type: 'loseDevice' }),
 };
 window.actlab = inspect;
@@ -131,7 +133,7 @@ async function done(e: Extract<TrainerEvent, { type: 'done' }>): Promise<void> {
     transport?.close();
     transport = await localTransport(onEvent);
     inspect.thread = 'page';
-    transport.send({ type: 'start', dataUrl: dataUrl() });
+    transport.send({ type: 'start', dataUrl: dataUrl(), device: 'gpu' });
     return;
   }
   busy = false;
@@ -163,6 +165,8 @@ function onEvent(e: TrainerEvent): void {
       warn(e.message);
       break;
     case 'ready':
+      inspect.device = e.device;
+      if (e.software) softwareGpuNotice(() => start('cpu'));
       break;
     case 'run':
       if (run?.id !== e.run.id) {
@@ -265,24 +269,37 @@ function wire(): void {
 function main(): void {
   buildForm(query);
   wire();
-  const url = dataUrl();
-  $('data-url').textContent = url;
-  if (!('gpu' in navigator)) {
-    noWebGpuNotice();
+  $('data-url').textContent = dataUrl();
+  // ?device=cpu trains on the CPU module; without WebGPU the page offers it.
+  const device = query.get('device') === 'cpu' ? 'cpu' : 'gpu';
+  if (device === 'gpu' && !('gpu' in navigator)) {
+    noWebGpuNotice(() => start('cpu'));
     return;
   }
-  say('Starting the trainer…', { progress: null });
+  start(device);
+}
+
+/** Starts the trainer on `device` (again: switches to it). */
+function start(device: DeviceKind): void {
+  const cmd: Command = { type: 'start', dataUrl: dataUrl(), device };
+  say(device === 'cpu' ? 'Starting the trainer on the CPU…' : 'Starting the trainer…', { progress: null });
+  inspect.state = 'loading';
+  setButtons();
+  if (transport) {
+    transport.send(cmd);
+    return;
+  }
   // ?thread=page runs the trainer on this thread (for comparison; the worker is the default).
   if (query.get('thread') === 'page') {
     void localTransport(onEvent).then((t) => {
       transport = t;
       inspect.thread = 'page';
-      t.send({ type: 'start', dataUrl: url });
+      t.send(cmd);
     });
   } else {
     transport = workerTransport(onEvent);
     inspect.thread = 'worker';
-    transport.send({ type: 'start', dataUrl: url });
+    transport.send(cmd);
   }
 }
 

@@ -1,5 +1,5 @@
 //! ActLab: train MLPs with the discipline of JAX — pure functions over plain data, explicit
-//! PRNG keys — on Burn, natively and in the browser on WebGPU.
+//! PRNG keys — on Burn, natively and in the browser, on WebGPU or the CPU.
 //!
 //! Modules, from the bottom up (each imports only from those before it; `tests/layers.rs`
 //! checks): [`error`] (every error, as values), [`prng`] (JAX's threefry, bit for bit),
@@ -9,7 +9,11 @@
 //! the `Batch` a step takes), [`train`] (`TrainState`, `train_step`, `eval_step`),
 //! [`analysis`] (the tutorial's analyses), [`flax`] (Flax's msgpack encoding), [`checkpoint`]
 //! (saved states), [`device`] (creating a GPU or CPU device), [`jit`] (compiled steps for a
-//! stack of models) and, on wasm only, `bindings` (the JavaScript API). See ARCHITECTURE.md.
+//! stack of models; feature `gpu`) and, on wasm only, `bindings` (the JavaScript API). See
+//! ARCHITECTURE.md.
+//!
+//! Features: `gpu` (wgpu; `jit`) and `cpu` (Burn's Flex backend), both by default; the browser's
+//! two modules are built with one each (`cpu` with `simd`: gemm's SIMD128 kernels).
 
 pub mod analysis;
 pub mod checkpoint;
@@ -18,6 +22,7 @@ pub mod device;
 pub mod error;
 pub mod flax;
 pub mod init;
+#[cfg(feature = "gpu")]
 pub mod jit;
 pub mod matmul;
 pub mod mlp;

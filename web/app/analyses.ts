@@ -1,16 +1,16 @@
-// The tutorial's analyses, computed where the GPU is: activation functions and their autodiff
-// derivatives, gradient flow at initialisation, hidden-activation histograms and dead neurons.
+// The tutorial's analyses, computed on the run's device (the GPU or the CPU): activation
+// functions and their autodiff derivatives, gradient flow at initialisation, hidden-activation
+// histograms and dead neurons.
 // The crate computes the numbers; this module bins them into `AnalysisData` for the page to draw
 // (web/view/analyses.ts). No DOM here.
-import {
-  activationCurve, deadFractions, gradientMagnitudes, hiddenActivations, init,
-  type Activation, type Batch, type Gpu, type GpuSplit, type Key, type TrainConfig, type TrainState,
-} from '../sdk/index.js';
+import type { Activation, Api, Batch, Device, DeviceSplit, Key, TrainConfig, TrainState } from '../sdk/index.js';
 import { histograms, linspace, log10Magnitudes, mean } from './histogram.js';
 import type { AnalysisData } from './protocol.js';
 
 export interface AnalysisInput {
-  gpu: Gpu;
+  /** The module and device to compute on (either: the analyses are the Burn path's). */
+  api: Api;
+  device: Device;
   activations: Activation[];
   /** The crate config of each activation (same init key for all: same starting point). */
   configOf: (a: Activation) => TrainConfig;
@@ -18,7 +18,7 @@ export interface AnalysisInput {
   /** One batch (the tutorial uses 256 training images) for gradients and activations. */
   batch: Batch;
   /** The training split, for dead neurons. */
-  train: GpuSplit;
+  train: DeviceSplit;
   /** Trained models, where there are any (else the analyses use freshly initialised ones). */
   trained: Map<Activation, TrainState>;
   onProgress: (what: string) => void;
@@ -27,11 +27,12 @@ export interface AnalysisInput {
 const BINS = 40;
 
 export async function computeAnalyses(input: AnalysisInput): Promise<AnalysisData> {
-  const { gpu, activations: acts } = input;
+  const { api, device, activations: acts } = input;
+  const { activationCurve, deadFractions, gradientMagnitudes, hiddenActivations, init } = api;
   // 1. Each function and its derivative over [-5, 5].
   input.onProgress('Analyses: activation functions and their derivatives…');
   const xs = linspace(-5, 5, 201);
-  const curves = await Promise.all(acts.map((a) => activationCurve(gpu, a, xs)));
+  const curves = await Promise.all(acts.map((a) => activationCurve(device, a, xs)));
 
   // 2-4 need a model per activation: fresh ones (gradient flow, dead neurons before), trained ones.
   const grads: Float32Array[][] = [];
@@ -39,7 +40,7 @@ export async function computeAnalyses(input: AnalysisInput): Promise<AnalysisDat
   const dead: AnalysisData['dead'] = [];
   for (const a of acts) {
     input.onProgress(`Analyses: gradients, activations and dead neurons of ${a}…`);
-    const fresh = init(gpu, input.initKey, input.configOf(a));
+    const fresh = init(device, input.initKey, input.configOf(a));
     try {
       grads.push(await gradientMagnitudes(fresh, input.batch));
       const trained = input.trained.get(a);

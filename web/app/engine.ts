@@ -2,8 +2,8 @@
 // models): the `Engine` that app/trainer.ts drives. Batches are gathered on the GPU from the
 // uploaded bytes; a chunk of steps is one submit, and its losses one readback.
 import {
-  compileStack, defaultConfig, foldIn, initStack, key, readStackMetrics, split, stackEvalSteps, stackFromCheckpoints, stackTrainSteps,
-  type Activation, type Gpu, type Key, type StackData, type StackEpoch, type StackProgram, type StackState,
+  compileStack, defaultConfig, foldIn, gpu as gpuApi, initStack, readStackMetrics, stackEvalSteps, stackFromCheckpoints, stackTrainSteps,
+  type Activation, type Api, type Gpu, type Key, type StackData, type StackEpoch, type StackProgram, type StackState,
 } from '../sdk/index.js';
 import { trainConfigOf, type RunConfig } from './config.js';
 import type { Engine } from './trainer.js';
@@ -15,15 +15,15 @@ export interface StackSplits { train: StackData; val: StackData; test: StackData
  * same key-derived params and sees the same batch order, so curves differ only by activation. */
 export interface RunKeys { root: Key; init: Key; order: Key }
 
-export function runKeys(seed: number): RunKeys {
-  const root = key(seed);
-  const keys = split(root, 2);
+export function runKeys(api: Pick<Api, 'key' | 'split'>, seed: number): RunKeys {
+  const root = api.key(seed);
+  const keys = api.split(root, 2);
   return { root, init: keys.slice(0, 2), order: keys.slice(2, 4) };
 }
 
 /** A stack of `activations`, freshly initialised or continuing from their checkpoint `files`. */
 export function openStack(gpu: Gpu, splits: StackSplits, cfg: RunConfig, activations: readonly Activation[], files?: Uint8Array[]): Engine {
-  const keys = runKeys(cfg.seed);
+  const keys = runKeys(gpuApi, cfg.seed);
   const program = compileStack(gpu, activations.map((a) => trainConfigOf(cfg, a, defaultConfig())), cfg.batchSize);
   try {
     const state = files ? stackFromCheckpoints(program, files) : initStack(program, activations.map(() => keys.init));

@@ -1,14 +1,16 @@
-// The trainer's side of the page: it owns the wasm module, the GPU, the data and the trained
+// The trainer's side of the page: it owns the wasm module, the device, the data and the trained
 // models, turns each command (app/protocol.ts) into work, and reports through events. It runs
 // in a Web Worker (web/worker.ts) or, where a worker has no WebGPU, on the page's thread: it
-// never touches the DOM. The training loop itself is app/trainer.ts.
+// never touches the DOM. The device is the GPU (the page's module: a compiled stack) or the CPU
+// (the CPU module: the Burn path, model by model). The training loop itself is app/trainer.ts.
 import {
-  FashionData, Gpu, defaultConfig, deviceLost, exportFlax, hasWebGpu, load, loadFashionMnist, predict, range, restoreCheckpoint,
-  type Activation, type ByteCache, type GpuSplit, type LoadProgress, type TrainState,
+  Gpu, deviceLost, exportFlax, gpu as gpuApi, hasWebGpu, load, loadCpu, range,
+  type Activation, type Api, type ByteCache, type Device, type DeviceData, type DeviceSplit, type LoadProgress, type TrainState,
 } from '../sdk/index.js';
 import { computeAnalyses } from './analyses.js';
 import { trainConfigOf, type RunConfig } from './config.js';
 import { openStack, runKeys, type StackSplits } from './engine.js';
+import { openModels, type ModelSplits } from './models.js';
 import { LONG_COMMANDS, NO_WEBGPU_HERE, emptyRecord, type Command, type TrainerEvent } from './protocol.js';
 import { parseProgress, type ResumePoint, type RunStore, type SavedRun } from './runs.js';
 import { resumeFrom, trainRun, type Checkpoint, type Start } from './trainer.js';
@@ -21,8 +23,12 @@ export interface HostDeps {
 }
 
 
-/** The data of one size (`limit` images per split), uploaded once and kept for later runs. */
-interface OnGpu { limit: number; data: FashionData; stack: StackSplits; train?: GpuSplit }
+/** The data of one size (`limit` images per split), uploaded once and kept for later runs: for
+ * compiled stacks on the GPU, or as the Burn path's splits (the CPU; the GPU's analyses). */
+interface OnDevice { limit: number; data: DeviceData; stack?: StackSplits; models?: Partial<ModelSplits> }
+
+/** The device in use: its module's API, and the GPU's own handle where it is one. */
+interface Where { api: Api; device: Device; gpu?: Gpu }
 
 function describe(p: LoadProgress): [string, number | null] {
   const mb = (n: number) => (n / 1e6).toFixed(1);
@@ -39,9 +45,9 @@ function describe(p: LoadProgress): [string, number | null] {
 export function createHost(deps: HostDeps): { handle(cmd: Command): void } {
   const { emit } = deps;
   const status = (message: string, progress?: number | null) => emit({ type: 'status', message, progress });
-  let gpu: Gpu | undefined;
-  let data: FashionData | undefined;
-  let onGpu: OnGpu | undefined;
+  let where: Where | undefined;
+  let data: DeviceData | undefined;
+  let onDevice: OnDevice | undefined;
   let busy = false;
   let stop = false;
   let lost = false;
@@ -60,31 +66,42 @@ export function createHost(deps: HostDeps): { handle(cmd: Command): void } {
     },
   };
 
-  const need = <T>(x: T | undefined, what = 'the GPU and the data are not ready yet'): T => {
+  const need = <T>(x: T | undefined, what = 'the device and the data are not ready yet'): T => {
     if (x === undefined) throw new Error(what);
     return x;
   };
+  // Typed as the page's module's device; either module's own device at run time.
+  const device = () => need(where).device;
 
-  const splits = (limit: number): OnGpu => {
-    const all = need(data);
-    const g = need(gpu);
-    const n = Math.min(limit, all.len('train'));
-    if (onGpu?.limit === n) return onGpu;
-    if (onGpu) {
-      Object.values(onGpu.stack).forEach((s) => s.free());
-      onGpu.train?.free();
-      if (onGpu.data !== all) onGpu.data.free();
-    }
-    const d = n < all.len('train') ? all.truncate(n) : all;
-    onGpu = { limit: n, data: d, stack: { train: d.uploadForStack(g, 'train'), val: d.uploadForStack(g, 'val'), test: d.uploadForStack(g, 'test') } };
-    return onGpu;
+  /** Frees what lives on the device (not after a loss: its objects died with it). */
+  const drop = () => {
+    if (!onDevice) return;
+    Object.values(onDevice.stack ?? {}).forEach((s) => s.free());
+    Object.values(onDevice.models ?? {}).forEach((s) => s.free());
+    if (onDevice.data !== data) onDevice.data.free();
+    onDevice = undefined;
   };
+
+  const splits = (limit: number): OnDevice => {
+    const all = need(data);
+    const n = Math.min(limit, all.len('train'));
+    if (onDevice?.limit === n) return onDevice;
+    drop();
+    const d = n < all.len('train') ? all.truncate(n) : all;
+    const g = need(where).gpu;
+    onDevice = { limit: n, data: d, models: {} };
+    if (g) onDevice.stack = { train: d.uploadForStack(g, 'train'), val: d.uploadForStack(g, 'val'), test: d.uploadForStack(g, 'test') };
+    return onDevice;
+  };
+
+  /** A split for the Burn path, uploaded on first use. */
+  const modelSplit = (o: OnDevice, split: keyof ModelSplits): DeviceSplit => (o.models![split] ??= o.data.upload(device(), split));
 
   /** An activation's best model on the Burn path (samples, Flax export, analyses). */
   const bestModel = (a: Activation): TrainState => {
     const have = restored.get(a);
     if (have) return have;
-    const state = restoreCheckpoint(need(gpu), need(best.get(a), `${a} has no trained model yet`)).state;
+    const state = need(where).api.restoreCheckpoint(device(), need(best.get(a), `${a} has no trained model yet`)).state;
     restored.set(a, state);
     return state;
   };
@@ -100,8 +117,13 @@ export function createHost(deps: HostDeps): { handle(cmd: Command): void } {
     const cfg = start.run.config;
     run = start.run;
     forget(true);
-    status(`Compiling the train step of ${activations.length} model${activations.length > 1 ? 's' : ''} (one stack)…`, null);
-    const engine = openStack(need(gpu), splits(cfg.limit).stack, cfg, activations, files);
+    const { api, gpu } = need(where);
+    const o = splits(cfg.limit);
+    const n = `${activations.length} model${activations.length > 1 ? 's' : ''}`;
+    status(gpu ? `Compiling the train step of ${n} (one stack)…` : `Setting up ${n} on the CPU…`, null);
+    const engine = gpu && o.stack
+      ? openStack(gpu, o.stack, cfg, activations, files)
+      : openModels(api, device(), { train: modelSplit(o, 'train'), val: modelSplit(o, 'val'), test: modelSplit(o, 'test') }, cfg, activations, files);
     // The page shows the first finished model's test images: sent before `done`.
     let first: Activation | undefined;
     const out = await trainRun(engine, start, {
@@ -119,8 +141,8 @@ export function createHost(deps: HostDeps): { handle(cmd: Command): void } {
   const samples = async (a: Activation) => {
     const o = splits(need(run).config.limit);
     const idx = range(0, Math.min(16, o.data.len('test')));
-    const batch = o.data.batch(need(gpu), 'test', idx);
-    const predicted = await predict(bestModel(a), batch).finally(() => batch.free());
+    const batch = o.data.batch(device(), 'test', idx);
+    const predicted = await need(where).api.predict(bestModel(a), batch).finally(() => batch.free());
     emit({ type: 'samples', activation: a, pixels: o.data.pixels('test', idx), labels: o.data.labels('test', idx), predicted });
   };
 
@@ -139,7 +161,7 @@ export function createHost(deps: HostDeps): { handle(cmd: Command): void } {
   };
 
   const continueFile = async (bytes: Uint8Array, epochs: number) => {
-    const r = restoreCheckpoint(need(gpu), bytes); // checks the file
+    const r = need(where).api.restoreCheckpoint(device(), bytes); // checks the file
     r.state.free();
     const p = parseProgress(r.meta);
     const cfg: RunConfig = { ...p.config, activations: [p.activation], epochs: Math.max(epochs, p.epochsDone) };
@@ -153,7 +175,7 @@ export function createHost(deps: HostDeps): { handle(cmd: Command): void } {
 
   const watch = (g: Gpu) => {
     void deviceLost(g).then((info) => {
-      if (gpu !== g) return;
+      if (where?.gpu !== g) return;
       lost = true;
       stop = true;
       emit({ type: 'lost', reason: info.reason ?? 'unknown reason', message: info.message, resumable: run !== undefined && !run.finished });
@@ -162,12 +184,13 @@ export function createHost(deps: HostDeps): { handle(cmd: Command): void } {
 
   const analyses = async (cfg: RunConfig) => {
     const o = splits(cfg.limit);
-    o.train ??= o.data.upload(need(gpu), 'train');
-    const batch = o.train.range(0, Math.min(256, o.train.len));
+    const { api } = need(where);
+    const train = modelSplit(o, 'train');
+    const batch = train.range(0, Math.min(256, train.len));
     try {
       const result = await computeAnalyses({
-        gpu: need(gpu), activations: cfg.activations, configOf: (a) => trainConfigOf(cfg, a, defaultConfig()), initKey: runKeys(cfg.seed).init,
-        batch, train: o.train, trained: new Map(cfg.activations.filter((a) => best.has(a)).map((a) => [a, bestModel(a)])),
+        api, device: device(), activations: cfg.activations, configOf: (a) => trainConfigOf(cfg, a, api.defaultConfig()), initKey: runKeys(api, cfg.seed).init,
+        batch, train, trained: new Map(cfg.activations.filter((a) => best.has(a)).map((a) => [a, bestModel(a)])),
         onProgress: (m) => status(m, null),
       });
       emit({ type: 'analyses', data: result });
@@ -179,15 +202,30 @@ export function createHost(deps: HostDeps): { handle(cmd: Command): void } {
 
   const commands: Record<Command['type'], (cmd: never) => Promise<void> | void> = {
     start: async (cmd: Extract<Command, { type: 'start' }>) => {
-      if (!hasWebGpu()) throw new Error(NO_WEBGPU_HERE);
-      status('Loading the WebAssembly module…', null);
-      await load();
-      status('Starting WebGPU…');
-      gpu = await Gpu.create();
-      watch(gpu);
-      data = await loadFashionMnist(cmd.dataUrl, { cache: deps.cache?.(cmd.dataUrl), onProgress: (p) => status(...describe(p)) });
-      emit({ type: 'ready', sizes: { train: data.len('train'), val: data.len('val'), test: data.len('test') } });
-      status(`Ready: ${data.len('train')} training, ${data.len('val')} validation and ${data.len('test')} test images. Press Train.`, 0);
+      const kind = cmd.device ?? 'gpu';
+      if (kind === 'gpu' && !hasWebGpu()) throw new Error(NO_WEBGPU_HERE);
+      // A second start switches devices: what lives on the old one goes with it.
+      drop();
+      forget(true);
+      data?.free();
+      data = undefined;
+      where?.gpu?.destroy();
+      where = undefined;
+      status(`Loading the WebAssembly module${kind === 'cpu' ? ' for the CPU' : ''}…`, null);
+      if (kind === 'gpu') {
+        await load();
+        status('Starting WebGPU…');
+        const g = await Gpu.create();
+        where = { api: gpuApi, device: g, gpu: g };
+        watch(g);
+      } else {
+        const api = await loadCpu();
+        where = { api, device: await api.createDevice() };
+      }
+      data = await where.api.loadFashionMnist(cmd.dataUrl, { cache: deps.cache?.(cmd.dataUrl), onProgress: (p) => status(...describe(p)) });
+      emit({ type: 'ready', sizes: { train: data.len('train'), val: data.len('val'), test: data.len('test') }, device: kind, software: where.gpu?.software ?? false });
+      const on = kind === 'cpu' ? ' on the CPU' : '';
+      status(`Ready${on}: ${data.len('train')} training, ${data.len('val')} validation and ${data.len('test')} test images. Press Train.`, 0);
     },
     train: (cmd: Extract<Command, { type: 'train' }>) => train(fresh(cmd.config), cmd.config.activations),
     resume: (cmd: Extract<Command, { type: 'resume' }>) => resume(cmd.run),
@@ -195,12 +233,13 @@ export function createHost(deps: HostDeps): { handle(cmd: Command): void } {
     analyse: (cmd: Extract<Command, { type: 'analyse' }>) => analyses(cmd.config),
     recover: async () => {
       status('Starting a new GPU device…', null);
-      gpu = await need(gpu).recreate();
+      const g = await need(where?.gpu, 'only a GPU can be recreated').recreate();
+      where = { api: gpuApi, device: g, gpu: g };
       // Everything on the old device is gone with it: drop (do not free) its objects.
-      onGpu = undefined;
+      onDevice = undefined;
       forget(false);
       lost = false;
-      watch(gpu);
+      watch(g);
       if (run && !run.finished) await resume(run);
       else status('A new GPU device is ready.', 0);
     },
@@ -208,7 +247,7 @@ export function createHost(deps: HostDeps): { handle(cmd: Command): void } {
       stop = true;
       status('Stopping after this step…');
     },
-    loseDevice: () => need(gpu).destroy(),
+    loseDevice: () => need(where?.gpu, 'the CPU cannot be lost').destroy(),
     samples: (cmd: Extract<Command, { type: 'samples' }>) => samples(cmd.activation),
     checkpoint: (cmd: Extract<Command, { type: 'checkpoint' }>) => {
       const c = need(latest.get(cmd.activation), `${cmd.activation} has no completed epoch to save`);

@@ -23,9 +23,13 @@ export interface AnalysisData {
   trainedModels: boolean;
 }
 
+/** Where the trainer runs its models: the GPU (WebGPU, compiled stacks) or the CPU module. */
+export type DeviceKind = 'gpu' | 'cpu';
+
 export type Command =
-  /** Load the module, start the GPU and load the data (once). */
-  | { type: 'start'; dataUrl: string }
+  /** Load the module, start the device (the GPU unless `device` says the CPU) and load the
+   * data. Again later: switch devices (what was on the old one is dropped). */
+  | { type: 'start'; dataUrl: string; device?: DeviceKind }
   | { type: 'train'; config: RunConfig }
   /** Continue an unfinished run from its stored resume point. */
   | { type: 'resume'; run: SavedRun }
@@ -54,7 +58,8 @@ export type TrainerEvent =
   | { type: 'status'; message: string; progress?: number | null; error?: boolean }
   /** Something the user should know while work goes on (shown until dismissed). */
   | { type: 'warning'; message: string }
-  | { type: 'ready'; sizes: { train: number; val: number; test: number } }
+  /** Started on `device`; `software`: the GPU is a CPU implementation (the CPU module is faster). */
+  | { type: 'ready'; sizes: { train: number; val: number; test: number }; device: DeviceKind; software: boolean }
   /** A run starts, resumes or ends: its config and every record as they are now. */
   | { type: 'run'; run: SavedRun }
   /** Losses of an activation, the first at index `at` of its curve. */

@@ -3,10 +3,14 @@
 // same depth below the package root as this file, so the relative import of the wasm-bindgen
 // output resolves both here and in an installed package.
 import initWasm, * as wasm from '../../pkg/actlab.js';
-import { cacheFashionFiles, loadFashionFiles, type LoadOptions } from './loader.js';
-import type { Activation, Complete, DeviceLoss, Key, MetricValues, TrainConfig } from './types.js';
+import { bind, type Api, type Wasm } from './api.js';
+import type { DeviceLoss, Key, MetricValues, TrainConfig } from './types.js';
 
-export { Gpu, FashionData, GpuSplit, Epoch, Batch, TrainState, Restored, key, split, foldIn, permutation } from '../../pkg/actlab.js';
+export { Gpu, FashionData, DeviceSplit, Epoch, Batch, TrainState, Restored, key, split, foldIn, permutation } from '../../pkg/actlab.js';
+export type { Cpu } from '../../pkg/cpu/actlab_cpu.js';
+/** The name of `DeviceSplit` before the CPU module: a split uploaded to the device. */
+export type GpuSplit = wasm.DeviceSplit;
+export { type Api, type Device, type DeviceData, type PendingMetrics } from './api.js';
 export { StackProgram, StackState, StackData, StackEpoch, StackBatch, StackMetrics } from '../../pkg/actlab.js';
 export * from './loader.js';
 export * from './types.js';
@@ -33,67 +37,32 @@ export function hasWebGpu(): boolean {
   return typeof navigator !== 'undefined' && 'gpu' in navigator;
 }
 
-/** The tutorial's configuration with every field present: what `init` uses for a field left out. */
-export function defaultConfig(): Complete<TrainConfig> {
-  return wasm.defaultConfig() as Complete<TrainConfig>;
-}
+/** The Burn path on the page's module (WebGPU): `load()` first. */
+export const gpu: Api = bind(wasm, 'gpu');
 
-/** `config` with every missing field filled in and checked as `init` checks it; throws what is wrong. */
-export function fullConfig(config: TrainConfig = {}): Complete<TrainConfig> {
-  return wasm.fullConfig(config) as Complete<TrainConfig>;
-}
+export const {
+  defaultConfig, fullConfig, init, readMetrics, trainStep, evalStep, predict, loadFashionMnist, restoreCheckpoint,
+  activationCurve, gradientMagnitudes, hiddenActivations, deadFractions,
+} = gpu;
 
-/** `TrainState.create(params = init(key, config), tx)` on `gpu`. */
-export function init(gpu: wasm.Gpu, key: Key, config: TrainConfig = {}): wasm.TrainState {
-  return wasm.init(gpu, key, config);
-}
+let cpuReady: Promise<Api> | undefined;
 
-/** Metrics still on the GPU: `read()` once, or read many at once with `readMetrics`. */
-export type PendingMetrics = wasm.Metrics;
-
-/** Reads many pending metrics with one GPU readback (each readback waits for the GPU). */
-export function readMetrics(pending: PendingMetrics[]): Promise<MetricValues[]> {
-  return wasm.readMetrics(pending);
-}
-
-/** One step; `state` stays valid. Returns the new state and the batch's metrics. */
-export function trainStep(state: wasm.TrainState, batch: wasm.Batch): { state: wasm.TrainState; metrics: PendingMetrics } {
-  const out = wasm.trainStep(state, batch);
-  return { state: out.state, metrics: out.metrics };
-}
-
-/** Loss and accuracy of `state` on `batch`. */
-export function evalStep(state: wasm.TrainState, batch: wasm.Batch): PendingMetrics {
-  return wasm.evalStep(state, batch);
-}
-
-/** The predicted class of every example of `batch`. */
-export function predict(state: wasm.TrainState, batch: wasm.Batch): Promise<Uint32Array> {
-  return wasm.predict(state, batch).read();
+/**
+ * Loads the CPU module (Burn's Flex backend compiled with SIMD128: for browsers without a usable
+ * GPU) and resolves with the same API bound to it; `createDevice()` there gives the `Cpu`. A
+ * separate download, fetched only on this call; `wasmUrl` overrides where its `.wasm` is.
+ */
+export function loadCpu(wasmUrl?: string | URL): Promise<Api> {
+  cpuReady ??= import('../../pkg/cpu/actlab_cpu.js').then(async (cpu) => {
+    await cpu.default(wasmUrl === undefined ? undefined : { module_or_path: wasmUrl });
+    return bind(cpu as unknown as Wasm, 'cpu');
+  });
+  return cpuReady;
 }
 
 /** Indices `start, start+1, …` of length `n`: for evaluation batches. */
 export function range(start: number, n: number): Uint32Array {
   return Uint32Array.from({ length: n }, (_, i) => start + i);
-}
-
-/**
- * Fetches FashionMNIST from `baseUrl` (the four official `.gz` files), parses it and splits the
- * 60k training images 50k/10k into train/val with `splitKey` (default `key(0)`). Call `load()`
- * first. With `opts.cache`, a parsed set is stored and later loads skip the network.
- */
-export async function loadFashionMnist(baseUrl: string, opts: LoadOptions & { splitKey?: Key } = {}): Promise<wasm.FashionData> {
-  let fromCache = false;
-  const files = await loadFashionFiles(baseUrl, {
-    ...opts,
-    onProgress: (p) => {
-      fromCache ||= p.phase === 'cached';
-      opts.onProgress?.(p);
-    },
-  });
-  const data = wasm.FashionData.parse(...files, opts.splitKey ?? wasm.key(0));
-  if (opts.cache && !fromCache) await cacheFashionFiles(opts.cache, files);
-  return data;
 }
 
 // ---- runs that survive -------------------------------------------------------------------
@@ -106,19 +75,6 @@ export function saveCheckpoint(state: wasm.TrainState, key: Key, meta = ''): Pro
   return state.checkpoint(key, meta);
 }
 
-/**
- * A checkpoint file back on `gpu`. Throws a clear error for a file that is not a checkpoint,
- * is truncated or corrupt, has another format version, or does not fit its configuration.
- */
-export function restoreCheckpoint(gpu: wasm.Gpu, bytes: Uint8Array): { state: wasm.TrainState; key: Key; meta: string } {
-  const r = wasm.restoreCheckpoint(gpu, bytes);
-  try {
-    return { state: r.state, key: r.key, meta: r.meta };
-  } finally {
-    r.free();
-  }
-}
-
 /** The params as `flax.serialization.to_bytes(variables)` writes them (load them in Flax). */
 export function exportFlax(state: wasm.TrainState): Promise<Uint8Array> {
   return state.exportFlax();
@@ -127,31 +83,6 @@ export function exportFlax(state: wasm.TrainState): Promise<Uint8Array> {
 /** Resolves if `gpu`'s device is lost (WebGPU's `device.lost`); never while it works. */
 export function deviceLost(gpu: wasm.Gpu): Promise<DeviceLoss> {
   return gpu.lost as Promise<DeviceLoss>;
-}
-
-// ---- analyses (computed on the GPU, read back once) -----------------------------------------
-
-const arrays = (a: wasm.Arrays) => a.read();
-
-/** `f(x)` and `f'(x)` (autodiff) of an activation function at every `x`. */
-export async function activationCurve(gpu: wasm.Gpu, activation: Activation, xs: Float32Array): Promise<{ f: Float32Array; df: Float32Array }> {
-  const [f, df] = await arrays(wasm.activationCurve(gpu, activation, xs));
-  return { f: f!, df: df! };
-}
-
-/** Gradient flow: `|dLoss/dKernel|` of each layer on `batch` (flattened kernels). */
-export function gradientMagnitudes(state: wasm.TrainState, batch: wasm.Batch): Promise<Float32Array[]> {
-  return arrays(wasm.gradientMagnitudes(state, batch));
-}
-
-/** Each hidden layer's outputs on `batch` (flattened `[n * width]`). */
-export function hiddenActivations(state: wasm.TrainState, batch: wasm.Batch): Promise<Float32Array[]> {
-  return arrays(wasm.hiddenActivations(state, batch));
-}
-
-/** Per hidden layer, the fraction of units that output 0 for every example of `split`. */
-export async function deadFractions(state: wasm.TrainState, split: wasm.GpuSplit): Promise<number[]> {
-  return (await arrays(wasm.deadFractions(state, split))).map((a) => a[0]!);
 }
 
 // ---- compiled steps: ActLab's `jit`, many models in one step ----------------------------

@@ -1,5 +1,5 @@
 // The page's voice: the status line with its progress bar, the one-button offers (resume a run,
-// a new GPU device), and the notice for a browser without WebGPU.
+// a new GPU device), and the notices that offer the CPU (no WebGPU, or a software adapter).
 const $ = (id: string) => document.getElementById(id)!;
 
 export interface SayOptions { error?: boolean; progress?: number | null }
@@ -41,15 +41,33 @@ export function warn(message: string): void {
   notice.hidden = false;
 }
 
-export function noWebGpuNotice(): void {
+/** What the CPU module trains at, measured (docs/benchmark.md): one core, WebAssembly SIMD. */
+export const CPU_SPEED = 'about 35 ms per step of one model (batch 256) on a laptop core: an epoch of all six activations on '
+  + 'the 50,000 training images takes about 45 s';
+
+/** The notice area with a message and one button. */
+function noticeWith(html: string, action: string, run: () => void): void {
   const notice = $('notice');
   notice.hidden = false;
-  notice.innerHTML = '<strong>This browser does not offer WebGPU</strong>, which ActLab needs to train on your GPU. '
-    + 'Use a current Chrome or Edge (version 113 or later) on Windows, macOS or ChromeOS, Chrome on Android 12+, '
-    + 'or Safari 26+. On Linux, enable <code>chrome://flags/#enable-unsafe-webgpu</code>; in Firefox, WebGPU ships in '
-    + 'version 141+ on Windows and behind <code>dom.webgpu.enabled</code> elsewhere. There is no CPU fallback in the browser: '
-    + 'the same crate trains on the CPU natively (see the README).';
-  say('WebGPU is not available in this browser.', { error: true, progress: 0 });
+  const text = document.createElement('p');
+  text.innerHTML = html;
+  const button = Object.assign(document.createElement('button'), { type: 'button', textContent: action });
+  button.addEventListener('click', () => { notice.hidden = true; run(); });
+  notice.replaceChildren(text, button);
+}
+
+/** No WebGPU here: what would give it, and the offer to train on the CPU instead. */
+export function noWebGpuNotice(onCpu: () => void): void {
+  noticeWith('<strong>This browser does not offer WebGPU</strong>, which ActLab uses to train on your GPU '
+    + '(a current Chrome or Edge, Safari 26+, or Firefox 141+ on Windows have it; see the README). '
+    + `It can train on the CPU instead, in WebAssembly: ${CPU_SPEED}.`, 'Train on the CPU', onCpu);
+  say('WebGPU is not available in this browser: ActLab can train on the CPU instead.', { progress: 0 });
+}
+
+/** The "GPU" is a software one (SwiftShader, lavapipe): the CPU module is faster here. */
+export function softwareGpuNotice(onCpu: () => void): void {
+  noticeWith('<strong>This browser\'s WebGPU adapter is a software one</strong> (it runs on the CPU, not a GPU): '
+    + `ActLab's CPU module is faster here, ${CPU_SPEED}.`, 'Train on the CPU instead', onCpu);
 }
 
 /** Saves `content` as a file named `name` (the browser's download). */

@@ -1,17 +1,17 @@
-//! The tutorial's analyses for JavaScript: computed on the GPU, read back once.
+//! The tutorial's analyses for JavaScript: computed on the device, read back once.
 
 use burn::tensor::{Tensor, TensorData};
 use wasm_bindgen::prelude::*;
 
-use super::data::{Batch, GpuSplit};
-use super::device::Gpu;
+use super::data::{Batch, DeviceSplit};
+use super::device::Dev;
 use super::train::TrainState;
 use super::{Once, js_err};
 use crate::analysis;
 use crate::mlp::Activation;
 use crate::train::check_batch;
 
-/// Float arrays still on the GPU (an analysis' result); `read()` resolves to one
+/// Float arrays still on the device (an analysis' result); `read()` resolves to one
 /// `Float32Array` per array, with a single readback.
 #[wasm_bindgen]
 pub struct Arrays(Once<Vec<Tensor<1>>>);
@@ -48,12 +48,12 @@ impl Arrays {
 /// An activation function and its derivative (by autodiff) at `xs`: `read()` gives `[f, f']`.
 #[wasm_bindgen(js_name = activationCurve)]
 pub fn activation_curve(
-    gpu: &Gpu,
+    device: &Dev,
     #[wasm_bindgen(unchecked_param_type = "Activation")] activation: &str,
     xs: &[f32],
 ) -> Result<Arrays, JsError> {
     let activation: Activation = activation.parse().map_err(js_err)?;
-    let xs = Tensor::from_data(TensorData::new(xs.to_vec(), [xs.len()]), gpu.device());
+    let xs = Tensor::from_data(TensorData::new(xs.to_vec(), [xs.len()]), device.device());
     let (f, df) = analysis::activation_curve(activation, xs);
     Ok(Arrays::new(vec![f, df]))
 }
@@ -92,7 +92,7 @@ pub fn hidden_activations(state: &TrainState, batch: &Batch) -> Result<Arrays, J
 /// Dead neurons: per hidden layer, the fraction of units that output 0 on every example of
 /// `split` (one array of one value per layer).
 #[wasm_bindgen(js_name = deadFractions)]
-pub fn dead_fractions(state: &TrainState, split: &GpuSplit) -> Result<Arrays, JsError> {
+pub fn dead_fractions(state: &TrainState, split: &DeviceSplit) -> Result<Arrays, JsError> {
     let s = &state.0;
     let fractions = analysis::dead_fraction_on(&s.params, &split.0, s.config.activation, 1000)
         .map_err(js_err)?;

@@ -2,7 +2,7 @@
 
 use wasm_bindgen::prelude::*;
 
-use super::device::Gpu;
+use super::device::Dev;
 use super::train::TrainState;
 use super::{Once, js_err, key_from};
 use crate::checkpoint::Checkpoint;
@@ -28,7 +28,7 @@ impl TrainState {
     }
 }
 
-/// A checkpoint read back: the state (on the GPU), the run's key and the saved `meta` text.
+/// A checkpoint read back: the state (on the device), the run's key and the saved `meta` text.
 #[wasm_bindgen]
 pub struct Restored {
     state: Once<TrainState>,
@@ -57,14 +57,14 @@ impl Restored {
     }
 }
 
-/// Reads a checkpoint file onto `gpu`. A file that is not a checkpoint, is truncated or
+/// Reads a checkpoint file onto `device`. A file that is not a checkpoint, is truncated or
 /// corrupt, has another format version or arrays that do not fit its configuration throws an
 /// error saying which.
 #[wasm_bindgen(js_name = restoreCheckpoint)]
-pub fn restore_checkpoint(gpu: &Gpu, bytes: &[u8]) -> Result<Restored, JsError> {
+pub fn restore_checkpoint(device: &Dev, bytes: &[u8]) -> Result<Restored, JsError> {
     let ckpt = Checkpoint::from_bytes(bytes).map_err(js_err)?;
     Ok(Restored {
-        state: Once::new(TrainState(ckpt.restore(gpu.device()))),
+        state: Once::new(TrainState(ckpt.restore(device.device()))),
         key: ckpt.key.0.to_vec(),
         meta: ckpt.meta,
     })

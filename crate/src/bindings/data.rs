@@ -1,8 +1,9 @@
-//! FashionMNIST for JavaScript: parse the files, batches on the host or gathered on the GPU.
+//! FashionMNIST for JavaScript: parse the files, batches on the host or gathered on the device
+//! (the GPU, or the CPU in the CPU module).
 
 use wasm_bindgen::prelude::*;
 
-use super::device::Gpu;
+use super::device::Dev;
 use super::{index, js_err, key_from};
 use crate::data::{self, Dataset, DeviceDataset, FashionMnist};
 
@@ -64,18 +65,18 @@ impl FashionData {
         })
     }
 
-    /// A batch of the examples at `indices` of `split`, normalised, on the GPU.
-    pub fn batch(&self, gpu: &Gpu, split: &str, indices: &[u32]) -> Result<Batch, JsError> {
-        let batch = self.part(split)?.batch(indices, gpu.device());
+    /// A batch of the examples at `indices` of `split`, normalised, on the device.
+    pub fn batch(&self, device: &Dev, split: &str, indices: &[u32]) -> Result<Batch, JsError> {
+        let batch = self.part(split)?.batch(indices, device.device());
         Ok(Batch(batch.map_err(js_err)?))
     }
 
-    /// Uploads `split` to the GPU once (pixels stay bytes): training from a [`GpuSplit`] gathers
-    /// and normalises each batch on the GPU, with no per-step copy of images.
-    pub fn upload(&self, gpu: &Gpu, split: &str) -> Result<GpuSplit, JsError> {
-        Ok(GpuSplit(DeviceDataset::upload(
+    /// Uploads `split` to the device once (pixels stay bytes): training from a [`DeviceSplit`]
+    /// gathers and normalises each batch there, with no per-step copy of images.
+    pub fn upload(&self, device: &Dev, split: &str) -> Result<DeviceSplit, JsError> {
+        Ok(DeviceSplit(DeviceDataset::upload(
             self.part(split)?,
-            gpu.device(),
+            device.device(),
         )))
     }
 
@@ -90,16 +91,16 @@ impl FashionData {
     }
 }
 
-/// A batch on the GPU.
+/// A batch on the device.
 #[wasm_bindgen]
 pub struct Batch(pub(super) data::Batch);
 
-/// A split of the data on the GPU (see `FashionData.upload`).
+/// A split of the data on the device (see `FashionData.upload`).
 #[wasm_bindgen]
-pub struct GpuSplit(pub(super) DeviceDataset);
+pub struct DeviceSplit(pub(super) DeviceDataset);
 
 #[wasm_bindgen]
-impl GpuSplit {
+impl DeviceSplit {
     /// Number of examples.
     #[wasm_bindgen(getter, js_name = len)]
     pub fn size(&self) -> usize {
@@ -117,20 +118,20 @@ impl GpuSplit {
         })
     }
 
-    /// Examples `start .. start + n` as one batch (evaluation), gathered on the GPU.
+    /// Examples `start .. start + n` as one batch (evaluation), gathered on the device.
     pub fn range(&self, start: f64, n: f64) -> Result<Batch, JsError> {
         let (start, n) = (index("range's start", start)?, index("range's n", n)?);
         Ok(Batch(self.0.range(start, n).map_err(js_err)?))
     }
 
-    /// The examples at `indices`, gathered on the GPU.
+    /// The examples at `indices`, gathered on the device.
     pub fn gather(&self, indices: &[u32]) -> Result<Batch, JsError> {
         let indices = self.0.indices(indices).map_err(js_err)?;
         Ok(Batch(self.0.gather(indices)))
     }
 }
 
-/// One epoch's batch order on the GPU (see `GpuSplit.epoch`).
+/// One epoch's batch order on the device (see `DeviceSplit.epoch`).
 #[wasm_bindgen]
 pub struct Epoch {
     data: DeviceDataset,
@@ -145,7 +146,7 @@ impl Epoch {
         self.order.batches()
     }
 
-    /// Batch `i` of the epoch, gathered and normalised on the GPU.
+    /// Batch `i` of the epoch, gathered and normalised on the device.
     pub fn batch(&self, i: f64) -> Result<Batch, JsError> {
         let indices = self
             .order

@@ -14,6 +14,7 @@ mod analysis;
 mod checkpoint;
 mod data;
 mod device;
+#[cfg(feature = "gpu")]
 mod jit;
 mod prng;
 mod train;
@@ -79,6 +80,7 @@ impl<T> Once<T> {
     }
 
     /// The value, if it was not taken yet.
+    #[cfg(feature = "gpu")]
     pub(crate) fn get(&self, what: &str) -> Result<&T, JsError> {
         self.0.as_ref().ok_or_else(|| taken(what))
     }

@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 use wasm_bindgen::prelude::*;
 
 use super::data::Batch;
-use super::device::Gpu;
+use super::device::Dev;
 use super::{Once, js_err, key_from, to_js};
 use crate::error::Error;
 use crate::train::{self, TrainConfig};
@@ -105,20 +105,20 @@ impl TrainState {
     }
 }
 
-/// `TrainState.create(params=init(key, config), tx)` on the GPU. `config` is a plain object
+/// `TrainState.create(params=init(key, config), tx)` on the device. `config` is a plain object
 /// (every field optional; see `TrainConfig` in the TypeScript types).
 #[wasm_bindgen]
 pub fn init(
-    gpu: &Gpu,
+    device: &Dev,
     key: &[u32],
     #[wasm_bindgen(unchecked_optional_param_type = "TrainConfig")] config: JsValue,
 ) -> Result<TrainState, JsError> {
     let config = config_from(config)?;
-    let state = train::TrainState::init(key_from(key)?, config, gpu.device()).map_err(js_err)?;
+    let state = train::TrainState::init(key_from(key)?, config, device.device()).map_err(js_err)?;
     Ok(TrainState(state))
 }
 
-/// Metrics of a step, still on the GPU; `read()` resolves to `{ loss, accuracy }`.
+/// Metrics of a step, still on the device; `read()` resolves to `{ loss, accuracy }`.
 #[wasm_bindgen]
 pub struct Metrics(Once<train::Metrics>);
 
@@ -134,7 +134,7 @@ impl Metrics {
     }
 }
 
-/// Reads many `Metrics` with one GPU readback; resolves to `[{ loss, accuracy }, …]` in order.
+/// Reads many `Metrics` with one readback; resolves to `[{ loss, accuracy }, …]` in order.
 /// Takes the objects (like `read()`, each can be read once).
 #[wasm_bindgen(js_name = readMetrics, unchecked_return_type = "MetricValues[]")]
 pub async fn read_metrics(metrics: Vec<Metrics>) -> Result<JsValue, JsError> {
@@ -184,7 +184,7 @@ pub fn eval_step(state: &TrainState, batch: &Batch) -> Result<Metrics, JsError> 
     Ok(Metrics(Once::new(metrics)))
 }
 
-/// Predicted classes, still on the GPU; `read()` resolves to a `Uint32Array`.
+/// Predicted classes, still on the device; `read()` resolves to a `Uint32Array`.
 #[wasm_bindgen]
 pub struct Classes(Once<Tensor<1, Int>>);
 
