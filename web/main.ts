@@ -4,7 +4,7 @@
 import { DEFAULT_RUN, formValuesOf, type RunConfig } from './app/config.js';
 import { idbRuns, type RunRecord, type SavedRun } from './app/runs.js';
 import { LONG_COMMANDS, NO_WEBGPU_HERE, applyEvent, type Command, type DeviceKind, type TrainerEvent } from './app/protocol.js';
-import { localTransport, workerTransport, type Transport } from './app/transport.js';
+import { localTransport, openTransport, type Transport } from './app/transport.js';
 import { PUBLISHED_JAX, PUBLISHED_PYTORCH, tutorialPreset } from './app/published.js';
 import { chartsPng } from './view/charts.js';
 import { buildForm, fillForm, formEpochs, readForm } from './view/form.js';
@@ -285,22 +285,13 @@ function start(device: DeviceKind): void {
   say(device === 'cpu' ? 'Starting the trainer on the CPU…' : 'Starting the trainer…', { progress: null });
   inspect.state = 'loading';
   setButtons();
-  if (transport) {
-    transport.send(cmd);
-    return;
-  }
+  if (transport) return transport.send(cmd);
   // ?thread=page runs the trainer on this thread (for comparison; the worker is the default).
-  if (query.get('thread') === 'page') {
-    void localTransport(onEvent).then((t) => {
-      transport = t;
-      inspect.thread = 'page';
-      t.send(cmd);
-    });
-  } else {
-    transport = workerTransport(onEvent);
-    inspect.thread = 'worker';
-    transport.send(cmd);
-  }
+  inspect.thread = query.get('thread') === 'page' ? 'page' : 'worker';
+  void openTransport(inspect.thread, onEvent).then((t) => {
+    transport = t;
+    t.send(cmd);
+  });
 }
 
 main();

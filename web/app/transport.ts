@@ -25,3 +25,8 @@ export async function localTransport(onEvent: (e: TrainerEvent) => void): Promis
   });
   return { send: (cmd) => host.handle(structuredClone(cmd)), close: () => undefined };
 }
+
+/** The trainer in a worker (the default), or on this thread. */
+export function openTransport(thread: 'worker' | 'page', onEvent: (e: TrainerEvent) => void): Promise<Transport> {
+  return thread === 'page' ? localTransport(onEvent) : Promise.resolve(workerTransport(onEvent));
+}
