@@ -440,7 +440,7 @@ describe('the page', () => {
     }
   });
 
-  it('offers the CPU where there is no WebGPU, and trains, evaluates, analyses and checkpoints there like the GPU', async () => {
+  it('offers the CPU on a software adapter and without WebGPU, trains, analyses and checkpoints there like the GPU, and the GPU goes on from its checkpoint', async () => {
     // The same run on the GPU first: the CPU must give the same curves (same keys, same batches).
     const gpuPage = await browser.newPage();
     logConsole(gpuPage, 'cpu-reference');
@@ -452,8 +452,15 @@ describe('the page', () => {
     // SwiftShader is a software adapter: the page proposes the CPU module.
     await expect.poll(() => gpuPage.locator('#notice').textContent()).toContain('software one');
     const onGpu = await trainAndWait(gpuPage);
-    // The GPU page never downloads the CPU module.
+    // The GPU page never downloads the CPU module...
     expect(modules.some((u) => u.includes('actlab_cpu_bg'))).toBe(false);
+    // ...until the user takes the offer: the trainer switches to the CPU and trains there.
+    await gpuPage.getByRole('button', { name: 'Train on the CPU instead' }).click();
+    await expect.poll(() => gpuPage.evaluate(() => window.actlab.device)).toBe('cpu');
+    await waitForState(gpuPage, 'ready');
+    expect(modules.filter((u) => u.includes('actlab_cpu_bg'))).toHaveLength(1);
+    const switched = await trainAndWait(gpuPage);
+    switched.forEach((r, i) => r.losses.forEach((l, j) => expect(Math.abs(l - onGpu[i]!.losses[j]!) / onGpu[i]!.losses[j]!).toBeLessThan(1e-3)));
     await gpuPage.close();
 
     const page = await browser.newPage({ acceptDownloads: true });
@@ -487,6 +494,25 @@ describe('the page', () => {
     expect(await page.locator('#analyses canvas').count()).toBe(6);
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Save checkpoint' }).click()]);
     expect(download.suggestedFilename()).toMatch(/^actlab-tanh-seed7-epoch1\.actlab$/);
+    const file = join(mkdtempSync(join(tmpdir(), 'actlab-cpu-ckpt-')), download.suggestedFilename());
+    await download.saveAs(file);
     await page.close();
+
+    // The CPU's checkpoint goes on on the GPU: same file format, same state.
+    const next = await browser.newPage();
+    logConsole(next, 'cpu-to-gpu');
+    await next.goto(`${server.url}/?${SMALL.replace('epochs=1', 'epochs=2')}`);
+    await waitForState(next, 'ready');
+    expect(await next.evaluate(() => window.actlab.device)).toBe('gpu');
+    await next.setInputFiles('#load-checkpoint', file);
+    await waitForState(next, 'training', 30_000);
+    await waitForState(next, 'ready');
+    const [continued] = await next.evaluate(() => structuredClone(window.actlab.runs)) as Run[];
+    const tanh = onCpu.find((r) => r.activation === 'tanh')!;
+    expect(continued!.losses).toHaveLength(16);
+    expect(continued!.losses.slice(0, 8)).toEqual(tanh.losses);
+    expect(continued!.losses.slice(8).every(Number.isFinite)).toBe(true);
+    expect(continued!.valAccuracy[1]).toBeGreaterThan(0.3);
+    await next.close();
   });
 });

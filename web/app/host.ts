@@ -70,7 +70,7 @@ export function createHost(deps: HostDeps): { handle(cmd: Command): void } {
     if (x === undefined) throw new Error(what);
     return x;
   };
-  // Typed as the page's module's device; either module's own device at run time.
+  /** The device in use: the GPU, or the CPU module's device. */
   const device = () => need(where).device;
 
   /** Frees what lives on the device (not after a loss: its objects died with it). */
