@@ -477,6 +477,9 @@ describe('the page', () => {
     expect(await page.evaluate(() => window.actlab.device)).toBe('cpu');
     expect(await page.evaluate(() => window.actlab.thread)).toBe('worker');
     expect(await page.locator('#status').textContent()).toContain('Ready on the CPU');
+    // One worker per core trains the run's models (two here: two activations, two cores).
+    const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+    expect(await page.evaluate(() => window.actlab.workers)).toBe(Math.min(6, cores) >= 2 ? Math.min(6, cores) : 1);
     // Only the CPU module was downloaded.
     expect(modules.map((u) => u.split('/').pop()!.replace(/-[\w-]+\.wasm$/, '.wasm'))).toEqual(['actlab_cpu_bg.wasm']);
     const onCpu = await trainAndWait(page);

@@ -22,9 +22,10 @@ interface Inspect {
   analyses: AnalysisResult | null;
   /** Set if the GPU device was lost. */
   lost: { reason: string; message: string } | null;
-  /** Where the trainer runs, and on which device. */
+  /** Where the trainer runs, on which device, and on the CPU how many workers train. */
   thread: 'worker' | 'page' | null;
   device: DeviceKind | null;
+  workers: number;
   /** For tests: destroys the GPU device, as a driver reset would lose it. */
   loseDevice: () => void;
 }
@@ -62,6 +63,7 @@ const inspect: Inspect = {
   lost: null,
   thread: null,
   device: null,
+  workers: 1,
   loseDevice: () => send({ type: 'loseDevice' }),
 };
 window.actlab = inspect;
@@ -166,6 +168,7 @@ function onEvent(e: TrainerEvent): void {
       break;
     case 'ready':
       inspect.device = e.device;
+      inspect.workers = e.workers;
       if (e.software) softwareGpuNotice(() => start('cpu'));
       break;
     case 'run':

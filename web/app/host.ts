@@ -11,6 +11,7 @@ import { computeAnalyses } from './analyses.js';
 import { trainConfigOf, type RunConfig } from './config.js';
 import { openStack, runKeys, type StackSplits } from './engine.js';
 import { openModels, type ModelSplits } from './models.js';
+import { cpuPool, type CpuPool } from './pool.js';
 import { LONG_COMMANDS, NO_WEBGPU_HERE, emptyRecord, type Command, type TrainerEvent } from './protocol.js';
 import { parseProgress, type ResumePoint, type RunStore, type SavedRun } from './runs.js';
 import { resumeFrom, trainRun, type Checkpoint, type Start } from './trainer.js';
@@ -30,6 +31,7 @@ interface OnDevice { limit: number; data: DeviceData; stack?: StackSplits; model
 /** The device in use: its module's API, and the GPU's own handle where it is one. */
 interface Where { api: Api; device: Device; gpu?: Gpu }
 
+
 function describe(p: LoadProgress): [string, number | null] {
   const mb = (n: number) => (n / 1e6).toFixed(1);
   switch (p.phase) {
@@ -46,6 +48,8 @@ export function createHost(deps: HostDeps): { handle(cmd: Command): void } {
   const { emit } = deps;
   const status = (message: string, progress?: number | null) => emit({ type: 'status', message, progress });
   let where: Where | undefined;
+  let pool: CpuPool | undefined;
+  let dataUrl = '';
   let data: DeviceData | undefined;
   let onDevice: OnDevice | undefined;
   let busy = false;
@@ -120,10 +124,13 @@ export function createHost(deps: HostDeps): { handle(cmd: Command): void } {
     const { api, gpu } = need(where);
     const o = splits(cfg.limit);
     const n = `${activations.length} model${activations.length > 1 ? 's' : ''}`;
-    status(gpu ? `Compiling the train step of ${n} (one stack)…` : `Setting up ${n} on the CPU…`, null);
+    const cores = pool ? ` (${Math.min(pool.size, activations.length)} workers)` : '';
+    status(gpu ? `Compiling the train step of ${n} (one stack)…` : `Setting up ${n} on the CPU${cores}…`, null);
     const engine = gpu && o.stack
       ? openStack(gpu, o.stack, cfg, activations, files)
-      : openModels(api, device(), { train: modelSplit(o, 'train'), val: modelSplit(o, 'val'), test: modelSplit(o, 'test') }, cfg, activations, files);
+      : pool
+        ? await pool.open(dataUrl, cfg, activations, files)
+        : openModels(api, device(), { train: modelSplit(o, 'train'), val: modelSplit(o, 'val'), test: modelSplit(o, 'test') }, cfg, activations, files);
     // The page shows the first finished model's test images: sent before `done`.
     let first: Activation | undefined;
     const out = await trainRun(engine, start, {
@@ -211,6 +218,8 @@ export function createHost(deps: HostDeps): { handle(cmd: Command): void } {
       data = undefined;
       where?.gpu?.destroy();
       where = undefined;
+      pool?.terminate();
+      pool = undefined;
       status(`Loading the WebAssembly module${kind === 'cpu' ? ' for the CPU' : ''}…`, null);
       if (kind === 'gpu') {
         await load();
@@ -221,9 +230,11 @@ export function createHost(deps: HostDeps): { handle(cmd: Command): void } {
       } else {
         const api = await loadCpu();
         where = { api, device: await api.createDevice() };
+        pool = cpuPool();
       }
+      dataUrl = cmd.dataUrl;
       data = await where.api.loadFashionMnist(cmd.dataUrl, { cache: deps.cache?.(cmd.dataUrl), onProgress: (p) => status(...describe(p)) });
-      emit({ type: 'ready', sizes: { train: data.len('train'), val: data.len('val'), test: data.len('test') }, device: kind, software: where.gpu?.software ?? false });
+      emit({ type: 'ready', sizes: { train: data.len('train'), val: data.len('val'), test: data.len('test') }, device: kind, software: where.gpu?.software ?? false, workers: pool?.size ?? 1 });
       const on = kind === 'cpu' ? ' on the CPU' : '';
       status(`Ready${on}: ${data.len('train')} training, ${data.len('val')} validation and ${data.len('test')} test images. Press Train.`, 0);
     },

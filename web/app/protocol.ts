@@ -58,8 +58,9 @@ export type TrainerEvent =
   | { type: 'status'; message: string; progress?: number | null; error?: boolean }
   /** Something the user should know while work goes on (shown until dismissed). */
   | { type: 'warning'; message: string }
-  /** Started on `device`; `software`: the GPU is a CPU implementation (the CPU module is faster). */
-  | { type: 'ready'; sizes: { train: number; val: number; test: number }; device: DeviceKind; software: boolean }
+  /** Started on `device`; `software`: the GPU is a CPU implementation (the CPU module is faster);
+   * `workers`: on the CPU, how many workers (cores) share a run's models. */
+  | { type: 'ready'; sizes: { train: number; val: number; test: number }; device: DeviceKind; software: boolean; workers: number }
   /** A run starts, resumes or ends: its config and every record as they are now. */
   | { type: 'run'; run: SavedRun }
   /** Losses of an activation, the first at index `at` of its curve. */

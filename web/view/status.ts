@@ -42,8 +42,8 @@ export function warn(message: string): void {
 }
 
 /** What the CPU module trains at, measured (docs/benchmark.md): one core, WebAssembly SIMD. */
-export const CPU_SPEED = 'about 25 ms per step of one model (batch 256) on one core: an epoch of all six activations on '
-  + 'the 50,000 training images took 38 s on a 2-core test machine';
+export const CPU_SPEED = 'about 25 ms per step of one model (batch 256) on one core, and the models are spread over the '
+  + 'cores: an epoch of all six activations on the 50,000 training images took 23 s on a 2-core test machine';
 
 /** The notice area with a message and one button. */
 function noticeWith(html: string, action: string, run: () => void): void {
