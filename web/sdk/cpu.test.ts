@@ -1,0 +1,82 @@
+// The CPU module (pkg/cpu, built before the unit tests run) in Node: no WebGPU needed. Its
+// PRNG and init are held to the same reference vectors as the crate's native and browser tests
+// (../shared/spec: JAX 0.10.2, Flax 0.12.8), bit for bit, and it trains.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { decode, type ExtData } from '@msgpack/msgpack';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+type Cpu = typeof import('../../pkg/cpu/actlab_cpu.js');
+const pkg = new URL('../../pkg/cpu/', import.meta.url);
+const spec = (name: string) => JSON.parse(readFileSync(new URL(`../../../shared/spec/${name}`, import.meta.url), 'utf8'));
+let cpu: Cpu;
+
+beforeAll(async () => {
+  cpu = await import(new URL('actlab_cpu.js', pkg).href) as Cpu;
+  cpu.initSync({ module: readFileSync(new URL('actlab_cpu_bg.wasm', pkg)) });
+});
+
+interface PrngCase { seed: number; key: number[]; split: Record<string, number[][]>; fold_in: Record<string, number[]>; permutation: Record<string, number[]> }
+interface Tensor { shape: number[]; first8: number[]; last4: number[]; sha256_f32le_rowmajor: string }
+interface InitCase { seed: number; kernel_init: 'lecun_uniform' | 'torch_default_uniform'; params: Record<string, Tensor> }
+
+describe('the CPU module', () => {
+  it('draws JAX\'s keys, splits, fold_ins and permutations bit for bit', () => {
+    const cases = spec('jax_prng_vectors.json').cases as PrngCase[];
+    for (const c of cases) {
+      const key = cpu.key(c.seed);
+      expect([...key]).toEqual(c.key);
+      for (const [n, keys] of Object.entries(c.split)) expect([...cpu.split(key, Number(n))]).toEqual(keys.flat());
+      for (const [d, k] of Object.entries(c.fold_in)) expect([...cpu.foldIn(key, Number(d))]).toEqual(k);
+      for (const [n, p] of Object.entries(c.permutation)) expect([...cpu.permutation(key, Number(n))]).toEqual(p);
+    }
+    expect(cases.length).toBeGreaterThan(3);
+  });
+
+  it('initialises the tutorial MLP as Flax does, bit for bit, under both kernel initialisers', async () => {
+    const device = await cpu.Cpu.create();
+    const cases = spec('flax_mlp_init.json').cases as InitCase[];
+    for (const c of cases) {
+      const kernel_init = c.kernel_init === 'lecun_uniform' ? { kind: 'lecun_uniform' as const } : { kind: 'torch_default' as const };
+      const state = cpu.init(device, cpu.key(c.seed), { kernel_init, bias_init: 'zeros' });
+      // Flax's `to_bytes`: {"params": {"Dense_i": {"kernel", "bias"}}}, each array an ext (shape, dtype, bytes).
+      const tree = decode(await state.exportFlax()) as { params: Record<string, Record<string, ExtData>> };
+      state.free();
+      for (const [name, want] of Object.entries(c.params)) {
+        const [layer, kind] = name.split('/') as [string, string];
+        const [shape, dtype, bytes] = decode(tree.params[layer]![kind]!.data as Uint8Array) as [number[], string, Uint8Array];
+        expect({ name, shape, dtype }).toEqual({ name, shape: want.shape, dtype: 'float32' });
+        const values = new Float32Array(bytes.slice().buffer);
+        expect([...values.subarray(0, 8)]).toEqual(want.first8.slice(0, Math.min(8, values.length)));
+        expect([...values.subarray(values.length - 4)]).toEqual(want.last4);
+        expect(createHash('sha256').update(bytes).digest('hex')).toBe(want.sha256_f32le_rowmajor);
+      }
+    }
+  });
+
+  it('trains: the loss of a small MLP falls on a fixed batch', async () => {
+    const device = await cpu.Cpu.create();
+    const n = 64;
+    const labels = Uint8Array.from({ length: n }, (_, i) => i % 10);
+    // Images that say their label: pixel block `label` is bright.
+    const images = new Uint8Array(n * 784).map((_, p) => (Math.floor((p % 784) / 78) === labels[Math.floor(p / 784)] ? 255 : 0));
+    const idx = (magic: number, dims: number[], body: Uint8Array) => {
+      const head = new DataView(new ArrayBuffer(4 + 4 * dims.length));
+      head.setUint32(0, magic);
+      dims.forEach((d, i) => head.setUint32(4 + 4 * i, d));
+      return new Uint8Array([...new Uint8Array(head.buffer), ...body]);
+    };
+    const data = cpu.FashionData.parse(idx(2051, [n, 28, 28], images), idx(2049, [n], labels), idx(2051, [n, 28, 28], images), idx(2049, [n], labels), cpu.key(0));
+    const batch = data.batch(device, 'test', Uint32Array.from({ length: n }, (_, i) => i));
+    let state = cpu.init(device, cpu.key(1), { activation: 'swish', mlp: { hidden: [32] } });
+    const losses: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const out = cpu.trainStep(state, batch);
+      state.free();
+      state = out.state;
+      losses.push((await out.metrics.read()).loss);
+    }
+    expect(losses.every(Number.isFinite)).toBe(true);
+    expect(losses.at(-1)!).toBeLessThan(losses[0]! / 2);
+  });
+});
