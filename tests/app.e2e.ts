@@ -350,6 +350,32 @@ describe('the page', () => {
     await page.close();
   });
 
+  it('trains on one core where the CPU workers cannot start, and says so', async () => {
+    const page = await browser.newPage();
+    logConsole(page, 'no-pool');
+    // As a browser whose workers cannot start workers: here the trainer runs on the page's
+    // thread, where an init script reaches `Worker`.
+    await page.addInitScript(() => {
+      const Real = Worker;
+      globalThis.Worker = class extends Real {
+        constructor(url: string | URL, opts?: WorkerOptions) {
+          if (String(url).includes('cpu-worker')) throw new DOMException('workers cannot start here', 'SecurityError');
+          super(url, opts);
+        }
+      };
+    });
+    await page.goto(`${server.url}/?${SMALL}&device=cpu&thread=page`);
+    await waitForState(page, 'ready');
+    expect(await page.evaluate(() => window.actlab.device)).toBe('cpu');
+    const runs = await trainAndWait(page);
+    for (const r of runs) {
+      expect(r.losses).toHaveLength(8);
+      expect(r.testAccuracy).toBeGreaterThan(0.3);
+    }
+    expect(await page.locator('#notice').textContent()).toContain('The CPU workers could not start (workers cannot start here): training on one core.');
+    await page.close();
+  });
+
   it('marks an activation whose loss blows up as diverged, and trains the others on', async () => {
     const page = await browser.newPage();
     logConsole(page, 'diverge');

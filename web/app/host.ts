@@ -5,12 +5,13 @@
 // (the CPU module: the Burn path, model by model). The training loop itself is app/trainer.ts.
 import {
   Gpu, deviceLost, exportFlax, gpu as gpuApi, hasWebGpu, load, loadCpu, range,
-  type Activation, type Api, type ByteCache, type Device, type DeviceData, type DeviceSplit, type LoadProgress, type TrainState,
+  type Activation, type Api, type ByteCache, type Device, type DeviceData, type DeviceSplit, type TrainState,
 } from '../sdk/index.js';
 import { computeAnalyses } from './analyses.js';
 import { trainConfigOf, type RunConfig } from './config.js';
 import { openStack, runKeys, type StackSplits } from './engine.js';
 import { openModels, type ModelSplits } from './models.js';
+import { describe } from './progress.js';
 import { cpuPool, type CpuPool } from './pool.js';
 import { LONG_COMMANDS, NO_WEBGPU_HERE, emptyRecord, type Command, type TrainerEvent } from './protocol.js';
 import { parseProgress, type ResumePoint, type RunStore, type SavedRun } from './runs.js';
@@ -23,26 +24,12 @@ export interface HostDeps {
   now(): number;
 }
 
-
 /** The data of one size (`limit` images per split), uploaded once and kept for later runs: for
  * compiled stacks on the GPU, or as the Burn path's splits (the CPU; the GPU's analyses). */
 interface OnDevice { limit: number; data: DeviceData; stack?: StackSplits; models?: Partial<ModelSplits> }
 
 /** The device in use: its module's API, and the GPU's own handle where it is one. */
 interface Where { api: Api; device: Device; gpu?: Gpu }
-
-
-function describe(p: LoadProgress): [string, number | null] {
-  const mb = (n: number) => (n / 1e6).toFixed(1);
-  switch (p.phase) {
-    case 'download':
-      return [`Downloading FashionMNIST: ${mb(p.loaded)}${p.total ? ` of ${mb(p.total)}` : ''} MB`, p.total ? p.loaded / p.total : null];
-    case 'decompress':
-      return [`Decompressing ${p.file}…`, null];
-    case 'cached':
-      return ['Reading FashionMNIST from this browser’s cache…', null];
-  }
-}
 
 export function createHost(deps: HostDeps): { handle(cmd: Command): void } {
   const { emit } = deps;
@@ -101,6 +88,21 @@ export function createHost(deps: HostDeps): { handle(cmd: Command): void } {
   /** A split for the Burn path, uploaded on first use. */
   const modelSplit = (o: OnDevice, split: keyof ModelSplits): DeviceSplit => (o.models![split] ??= o.data.upload(device(), split));
 
+  /** The CPU's engine: over the pool's workers, or here where there is no pool or it cannot
+   * start (a browser whose workers cannot start workers): then on this thread for good. */
+  const openCpu = async (api: Api, o: OnDevice, cfg: RunConfig, activations: readonly Activation[], files?: Uint8Array[]) => {
+    if (pool) {
+      try {
+        return await pool.open(dataUrl, cfg, activations, files);
+      } catch (e) {
+        emit({ type: 'warning', message: `The CPU workers could not start (${e instanceof Error ? e.message : String(e)}): training on one core.` });
+        pool.terminate();
+        pool = undefined;
+      }
+    }
+    return openModels(api, device(), { train: modelSplit(o, 'train'), val: modelSplit(o, 'val'), test: modelSplit(o, 'test') }, cfg, activations, files);
+  };
+
   /** An activation's best model on the Burn path (samples, Flax export, analyses). */
   const bestModel = (a: Activation): TrainState => {
     const have = restored.get(a);
@@ -128,9 +130,7 @@ export function createHost(deps: HostDeps): { handle(cmd: Command): void } {
     status(gpu ? `Compiling the train step of ${n} (one stack)…` : `Setting up ${n} on the CPU${cores}…`, null);
     const engine = gpu && o.stack
       ? openStack(gpu, o.stack, cfg, activations, files)
-      : pool
-        ? await pool.open(dataUrl, cfg, activations, files)
-        : openModels(api, device(), { train: modelSplit(o, 'train'), val: modelSplit(o, 'val'), test: modelSplit(o, 'test') }, cfg, activations, files);
+      : await openCpu(api, o, cfg, activations, files);
     // The page shows the first finished model's test images: sent before `done`.
     let first: Activation | undefined;
     const out = await trainRun(engine, start, {

@@ -54,7 +54,12 @@ let cpuReady: Promise<Api> | undefined;
  */
 export function loadCpu(wasmUrl?: string | URL): Promise<Api> {
   cpuReady ??= import('../../pkg/cpu/actlab_cpu.js').then(async (cpu) => {
-    await cpu.default(wasmUrl === undefined ? undefined : { module_or_path: wasmUrl });
+    try {
+      await cpu.default(wasmUrl === undefined ? undefined : { module_or_path: wasmUrl });
+    } catch (e) {
+      if (!(e instanceof WebAssembly.CompileError)) throw e;
+      throw new Error(`this browser cannot compile the CPU module, which needs WebAssembly SIMD (Chrome 91+, Firefox 89+, Safari 16.4+): ${e.message}`);
+    }
     return bind(cpu as unknown as Wasm, 'cpu');
   });
   return cpuReady;
