@@ -62,6 +62,8 @@ export function loadCpu(wasmUrl?: string | URL): Promise<Api> {
     }
     return bind(cpu as unknown as Wasm, 'cpu');
   });
+  // A failed load (offline, no SIMD) is not kept: a later call tries again.
+  cpuReady.catch(() => (cpuReady = undefined));
   return cpuReady;
 }
 
