@@ -12,7 +12,7 @@ import { trainConfigOf, type RunConfig } from './config.js';
 import { openStack, runKeys, type StackSplits } from './engine.js';
 import { openModels, type ModelSplits } from './models.js';
 import { describe } from './progress.js';
-import { cpuPool, type CpuPool } from './pool.js';
+import { WorkerFailure, cpuPool, type CpuPool } from './pool.js';
 import { LONG_COMMANDS, NO_WEBGPU_HERE, emptyRecord, type Command, type TrainerEvent } from './protocol.js';
 import { parseProgress, type ResumePoint, type RunStore, type SavedRun } from './runs.js';
 import { resumeFrom, trainRun, type Checkpoint, type Start } from './trainer.js';
@@ -88,14 +88,15 @@ export function createHost(deps: HostDeps): { handle(cmd: Command): void } {
   /** A split for the Burn path, uploaded on first use. */
   const modelSplit = (o: OnDevice, split: keyof ModelSplits): DeviceSplit => (o.models![split] ??= o.data.upload(device(), split));
 
-  /** The CPU's engine: over the pool's workers, or here where there is no pool or it cannot
-   * start (a browser whose workers cannot start workers): then on this thread for good. */
+  /** The CPU's engine: on the pool, or on this thread for good where its workers cannot start
+   * (workers that cannot start workers); any other error (a bad checkpoint) is the run's. */
   const openCpu = async (api: Api, o: OnDevice, cfg: RunConfig, activations: readonly Activation[], files?: Uint8Array[]) => {
     if (pool) {
       try {
         return await pool.open(dataUrl, cfg, activations, files);
       } catch (e) {
-        emit({ type: 'warning', message: `The CPU workers could not start (${e instanceof Error ? e.message : String(e)}): training on one core.` });
+        if (!(e instanceof WorkerFailure)) throw e;
+        emit({ type: 'warning', message: `The CPU workers could not start (${e.message}): training on one core.` });
         pool.terminate();
         pool = undefined;
       }

@@ -89,9 +89,14 @@ class ModelsEngine implements Engine {
     return this.states[k]!.checkpoint(this.keys.root, meta);
   }
 
-  async narrow(keep: number[], files: Uint8Array[]): Promise<Engine> {
-    const next = openModels(this.api, this.device, this.splits, this.cfg, keep.map((k) => this.activations[k]!), files);
-    this.free();
+  /** The kept models' live states are what `files` hold (their checkpoints of this moment):
+   * they go on as they are, with the epoch's order, and the others are freed. */
+  async narrow(keep: number[]): Promise<Engine> {
+    const next = new ModelsEngine(this.api, this.device, this.splits, this.cfg, this.keys, keep.map((k) => this.activations[k]!), keep.map((k) => this.states[k]!));
+    next.epoch = this.epoch;
+    this.epoch = null;
+    this.states.forEach((s, k) => { if (!keep.includes(k)) s.free(); });
+    this.states.length = 0;
     return next;
   }
 

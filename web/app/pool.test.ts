@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Activation } from '../sdk/types.js';
 import { DEFAULT_RUN } from './config.js';
-import { CpuPool, type PoolReply, type PoolRequest } from './pool.js';
+import { CpuPool, WorkerFailure, type PoolReply, type PoolRequest } from './pool.js';
 
 /** A stand-in for web/cpu-worker.ts: its "models" report losses that name them and the step. */
 function fakeWorker(log: string[]): Worker {
@@ -70,5 +70,19 @@ describe('CpuPool', () => {
     const pending = engine.train(0, 0, 1);
     dead.onerror({ message: 'out of memory' });
     await expect(pending).rejects.toThrow('a CPU worker failed (out of memory)');
+    await expect(pending).rejects.toBeInstanceOf(WorkerFailure);
+  });
+
+  it('tells a worker that cannot start from a request that fails', async () => {
+    const refused = new CpuPool(2, () => { throw new DOMException('workers cannot start here', 'SecurityError'); });
+    await expect(refused.open('data/', DEFAULT_RUN, ['relu'])).rejects.toEqual(new WorkerFailure('workers cannot start here'));
+    const failing = new CpuPool(1, () => {
+      const w = fakeWorker([]);
+      w.postMessage = ({ id }: { id: number }) => queueMicrotask(() => w.onmessage?.({ data: { id, error: 'truncated checkpoint' } } as MessageEvent<PoolReply>));
+      return w;
+    });
+    const error = await failing.open('data/', DEFAULT_RUN, ['relu'], [new Uint8Array(3)]).catch((e: unknown) => e);
+    expect(error).toEqual(new Error('truncated checkpoint'));
+    expect(error).not.toBeInstanceOf(WorkerFailure);
   });
 });

@@ -19,6 +19,9 @@ export type PoolRequest =
 
 export type PoolReply = { id: number; value?: unknown; error?: string };
 
+/** A worker of the pool could not start, or died: not an error of the request it was given. */
+export class WorkerFailure extends Error {}
+
 /** One worker of the pool, its requests as promises. */
 class Member {
   private next = 0;
@@ -43,7 +46,7 @@ class Member {
   }
 
   private fail(message: string): void {
-    this.waiting.forEach((w) => w.reject(new Error(message)));
+    this.waiting.forEach((w) => w.reject(new WorkerFailure(message)));
     this.waiting.clear();
   }
 
@@ -61,7 +64,13 @@ export class CpuPool {
   /** An engine for `activations` on the pool (each worker's earlier models are freed first). */
   async open(dataUrl: string, cfg: RunConfig, activations: readonly Activation[], files?: Uint8Array[]): Promise<Engine> {
     const w = Math.max(1, Math.min(this.size, activations.length));
-    while (this.members.length < w) this.members.push(new Member(this.spawn()));
+    while (this.members.length < w) {
+      try {
+        this.members.push(new Member(this.spawn()));
+      } catch (e) {
+        throw new WorkerFailure(e instanceof Error ? e.message : String(e));
+      }
+    }
     const parts = Array.from({ length: w }, (_, j) => activations.map((_, k) => k).filter((k) => k % w === j));
     // Workers this run leaves idle drop their earlier models.
     this.members.slice(w).forEach((m) => void m.call({ op: 'free' }).catch(() => undefined));

@@ -5,6 +5,9 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { decode, type ExtData } from '@msgpack/msgpack';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_RUN } from '../app/config.js';
+import { openModels } from '../app/models.js';
+import { bind, type Wasm } from './api.js';
 
 type Cpu = typeof import('../../pkg/cpu/actlab_cpu.js');
 const pkg = new URL('../../pkg/cpu/', import.meta.url);
@@ -15,6 +18,20 @@ beforeAll(async () => {
   cpu = await import(new URL('actlab_cpu.js', pkg).href) as Cpu;
   cpu.initSync({ module: readFileSync(new URL('actlab_cpu_bg.wasm', pkg)) });
 });
+
+/** `n` images that say their label (pixel block `label` is bright), as the four IDX files
+ * (train = test), parsed by the CPU module. */
+function tellingData(n: number) {
+  const labels = Uint8Array.from({ length: n }, (_, i) => i % 10);
+  const images = new Uint8Array(n * 784).map((_, p) => (Math.floor((p % 784) / 78) === labels[Math.floor(p / 784)] ? 255 : 0));
+  const idx = (magic: number, dims: number[], body: Uint8Array) => {
+    const head = new DataView(new ArrayBuffer(4 + 4 * dims.length));
+    head.setUint32(0, magic);
+    dims.forEach((d, i) => head.setUint32(4 + 4 * i, d));
+    return new Uint8Array([...new Uint8Array(head.buffer), ...body]);
+  };
+  return cpu.FashionData.parse(idx(2051, [n, 28, 28], images), idx(2049, [n], labels), idx(2051, [n, 28, 28], images), idx(2049, [n], labels), cpu.key(0));
+}
 
 interface PrngCase { seed: number; key: number[]; split: Record<string, number[][]>; fold_in: Record<string, number[]>; permutation: Record<string, number[]> }
 interface Tensor { shape: number[]; first8: number[]; last4: number[]; sha256_f32le_rowmajor: string }
@@ -57,16 +74,7 @@ describe('the CPU module', () => {
   it('trains: the loss of a small MLP falls on a fixed batch', async () => {
     const device = await cpu.Cpu.create();
     const n = 64;
-    const labels = Uint8Array.from({ length: n }, (_, i) => i % 10);
-    // Images that say their label: pixel block `label` is bright.
-    const images = new Uint8Array(n * 784).map((_, p) => (Math.floor((p % 784) / 78) === labels[Math.floor(p / 784)] ? 255 : 0));
-    const idx = (magic: number, dims: number[], body: Uint8Array) => {
-      const head = new DataView(new ArrayBuffer(4 + 4 * dims.length));
-      head.setUint32(0, magic);
-      dims.forEach((d, i) => head.setUint32(4 + 4 * i, d));
-      return new Uint8Array([...new Uint8Array(head.buffer), ...body]);
-    };
-    const data = cpu.FashionData.parse(idx(2051, [n, 28, 28], images), idx(2049, [n], labels), idx(2051, [n, 28, 28], images), idx(2049, [n], labels), cpu.key(0));
+    const data = tellingData(n);
     const batch = data.batch(device, 'test', Uint32Array.from({ length: n }, (_, i) => i));
     let state = cpu.init(device, cpu.key(1), { activation: 'swish', mlp: { hidden: [32] } });
     const losses: number[] = [];
@@ -78,5 +86,24 @@ describe('the CPU module', () => {
     }
     expect(losses.every(Number.isFinite)).toBe(true);
     expect(losses.at(-1)!).toBeLessThan(losses[0]! / 2);
+  });
+
+  it('narrowing the models on the Burn path goes on with the kept ones as they were', async () => {
+    const api = bind(cpu as unknown as Wasm, 'cpu');
+    const device = await api.createDevice();
+    const data = tellingData(10_064); // the split keeps 10,000 for validation: 64 to train on
+    const splits = { train: data.upload(device, 'train'), val: data.upload(device, 'val'), test: data.upload(device, 'test') };
+    const cfg = { ...DEFAULT_RUN, hidden: [16], batchSize: 16, limit: 10_064 };
+    const both = openModels(api, device, splits, cfg, ['relu', 'tanh']);
+    const first = await both.train(0, 0, 2);
+    const narrowed = await both.narrow([1], [await both.checkpoint(1, '')]);
+    const then = await narrowed.train(0, 2, 2);
+    // Tanh alone, the same steps: the same losses, bit for bit.
+    const alone = openModels(api, device, splits, cfg, ['tanh']);
+    expect(narrowed.activations).toEqual(['tanh']);
+    expect(await alone.train(0, 0, 4)).toEqual([...first.map((s) => [s[1]!]), ...then]);
+    expect((await narrowed.evaluate()).val).toEqual((await alone.evaluate()).val);
+    narrowed.free();
+    alone.free();
   });
 });
