@@ -125,7 +125,9 @@ fn profile_jit(gpu: &device::Gpu, data: &Dataset, models: usize, tiling: Tiling,
             ..TrainConfig::default()
         })
         .collect();
+    let t0 = Instant::now();
     let program = Program::compile(h, &configs, 256, Some(tiling)).expect("compile");
+    let compile = t0.elapsed().as_secs_f64() * 1e3;
     let up = jit::Data::upload(h, data).expect("upload");
     let batch = up
         .epoch(key(0), 256)
@@ -137,7 +139,7 @@ fn profile_jit(gpu: &device::Gpu, data: &Dataset, models: usize, tiling: Tiling,
     let total: f64 = times.iter().map(|t| t.1).sum();
     let each: Vec<String> = times.iter().map(|(n, us)| format!("{n} {us:.1}")).collect();
     println!(
-        "profile, {models} model(s), {:?}: {total:.1} us/step in all; us per dispatch: {}",
+        "profile, {models} model(s), {:?}: compiled in {compile:.0} ms, {total:.1} us/step in all; us per dispatch: {}",
         program.tiling(),
         each.join(", ")
     );
@@ -179,14 +181,20 @@ fn main() {
                 unroll,
                 split,
                 spread,
-                ..if soft { Tiling::SOFTWARE } else { Tiling::GPU }
+                ..Tiling::GPU
             };
             let tilings = if soft {
+                // Textures (8x8, 8x4 and 4x4 outputs an invocation) against storage buffers.
+                let tile = |rows, cols| Tiling {
+                    rows,
+                    cols,
+                    ..Tiling::SOFTWARE
+                };
                 vec![
                     Tiling::SOFTWARE,
-                    Tiling::GPU,
-                    t(1, 1, false),
-                    t(2, 1, false),
+                    tile(8, 4),
+                    tile(4, 4),
+                    Tiling::SOFTWARE_BUFFERS,
                 ]
             } else {
                 vec![Tiling::GPU, t(4, 4, true), t(8, 4, false), t(4, 2, false)]

@@ -97,6 +97,17 @@ fn bad_stacks_and_batches_are_errors() {
         .contains("optimizer")
     );
     assert!(err(Program::compile(h, std::slice::from_ref(&relu), 0, None)).contains("batch"));
+    let one = std::slice::from_ref(&relu);
+    let no_rows = jit::Tiling {
+        rows: 0,
+        ..jit::Tiling::SOFTWARE_BUFFERS
+    };
+    assert!(err(Program::compile(h, one, BATCH, Some(no_rows))).contains("one output each way"));
+    let odd_texels = jit::Tiling {
+        rows: 6,
+        ..jit::Tiling::SOFTWARE
+    };
+    assert!(err(Program::compile(h, one, BATCH, Some(odd_texels))).contains("multiples of 4"));
     assert!(
         err(Program::compile(
             h,
@@ -140,8 +151,9 @@ fn bad_stacks_and_batches_are_errors() {
 
 #[test]
 fn every_tiling_computes_the_same_step() {
-    // Unrolling and spreading columns keep each output's sum in order (same bits); splitting the inner loop across
-    // invocations (GPUs' tiling, which lavapipe checks here) regroups it (1e-5).
+    // Unrolling, spreading columns and reading operands from textures keep each output's sum
+    // in order (same bits); splitting the inner loop across invocations (GPUs' tiling, which
+    // lavapipe checks here) regroups it (1e-5).
     let h = gpu().handles().unwrap();
     let data = Data::upload(h, &dataset(prng::key(21), 4 * BATCH)).unwrap();
     let configs: Vec<TrainConfig> = [Activation::Elu, Activation::Sigmoid]
@@ -155,7 +167,15 @@ fn every_tiling_computes_the_same_step() {
         let (losses, state) = pollster::block_on(jit_losses(&p, &keys, &data, prng::key(3), 6));
         (losses, pollster::block_on(state.to_host()).unwrap())
     };
-    let reference = run(jit::Tiling::SOFTWARE);
+    let reference = run(jit::Tiling::SOFTWARE_BUFFERS);
+    assert_eq!(run(jit::Tiling::SOFTWARE), reference);
+    let small_texture_tiles = jit::Tiling {
+        rows: 4,
+        cols: 4,
+        y: 2,
+        ..jit::Tiling::SOFTWARE
+    };
+    assert_eq!(run(small_texture_tiles), reference);
     let unrolled = jit::Tiling {
         split: 1,
         unroll: 8,
@@ -165,7 +185,7 @@ fn every_tiling_computes_the_same_step() {
     let spread = jit::Tiling {
         spread: true,
         unroll: 1,
-        ..jit::Tiling::SOFTWARE
+        ..jit::Tiling::SOFTWARE_BUFFERS
     };
     assert_eq!(run(spread), reference);
     let (losses, _) = run(jit::Tiling::GPU);
@@ -174,4 +194,38 @@ fn every_tiling_computes_the_same_step() {
         let b: Vec<f32> = reference.0.iter().map(|l| l[k]).collect();
         assert_close("split tiling", &a, &b);
     }
+}
+
+#[test]
+fn textures_pad_odd_layer_widths_and_batches() {
+    // Layer widths and a batch that are not multiples of 4: the textures' padded texels and
+    // rows and the bias column inside a texel must leave every sum as the buffers' (same bits).
+    let h = gpu().handles().unwrap();
+    let batch = 30;
+    let data = Data::upload(h, &dataset(prng::key(23), 3 * batch)).unwrap();
+    let mut cfg = config(Activation::Swish, adam());
+    cfg.mlp.hidden = vec![45, 22];
+    let run = |t: jit::Tiling| {
+        let p = Program::compile(h, &[cfg.clone(), cfg.clone()], batch, Some(t)).unwrap();
+        let epoch = data.epoch(prng::key(4), batch).unwrap();
+        let mut state = StackState::init(&p, &[prng::key(5), prng::key(6)]).unwrap();
+        let mut metrics = Vec::new();
+        for i in 0..5 {
+            let b = epoch.batch(i % epoch.batches()).unwrap();
+            let (next, m) = jit::train_step(state, &b).unwrap();
+            state = next;
+            metrics.push(m);
+        }
+        // A short last batch (fewer rows than the program's) through eval and predict too.
+        let tail = data.range(3 * batch - 7, 7).unwrap();
+        let eval = jit::eval_step(&state, &tail).unwrap();
+        metrics.push(eval);
+        let predicted = pollster::block_on(jit::predict(&state, &tail)).unwrap();
+        let values = pollster::block_on(jit::read_metrics(&metrics)).unwrap();
+        let host = pollster::block_on(state.to_host()).unwrap();
+        (format!("{values:?}"), predicted, host)
+    };
+    let textures = run(jit::Tiling::SOFTWARE);
+    assert_eq!(textures, run(jit::Tiling::SOFTWARE_BUFFERS));
+    assert!(textures.0.contains("loss"));
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use burn::tensor::wgpu::wgpu;
 
 use super::Handles;
-use super::program::{Owned, bind, storage, storage_init, u32_bytes};
+use super::program::{Owned, Res, bind, storage, storage_init, u32_bytes};
 use super::state::StackState;
 use crate::data::{Dataset, SIDE, check_range, epoch_batches};
 use crate::error::{DataError, Error};
@@ -210,12 +210,12 @@ impl StackState {
             &self.program.gpu.device,
             &self.program.gather,
             &[
-                &b.data.pixels,
-                &b.data.labels,
-                &b.order,
-                &self.program.table,
-                &self.bufs.x0,
-                &self.bufs.ylab,
+                Res::Buf(&b.data.pixels),
+                Res::Buf(&b.data.labels),
+                Res::Buf(&b.order),
+                Res::Buf(&self.program.table),
+                self.bufs.x0.res(),
+                Res::Buf(&self.bufs.ylab),
             ],
         ))
     }

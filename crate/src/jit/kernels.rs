@@ -1,6 +1,8 @@
 //! The WGSL of a compiled step, generated once per stack shape. Every size, offset, activation
 //! and optimizer constant is baked into the source, so a step's only per-call input is the
-//! 32-byte `Step` uniform (batch offset and size, metrics slot, Adam's bias corrections).
+//! 32-byte `Step` uniform (batch offset and size, metrics slot, Adam's bias corrections); the
+//! products on textures (`textured.rs`, software adapters) read their layer's sizes from a
+//! uniform instead, to share one pipeline across layers.
 //!
 //! Layouts (f32 unless said):
 //! - params, grads and optimizer moments: per layer `l`, for every model `k`, the kernel
@@ -9,21 +11,36 @@
 //! - `x0 [B, d_0]` (shared by all models), `z_l`, `a_l`, `dz_l [K, B, d_l]`, `ylab [B]` (u32),
 //!   `classes [K, B]` (u32), `metrics [slots, K, 2]` (loss, accuracy).
 //!
-//! The matrix products keep a 4x4 block of outputs per invocation in registers and read their
-//! operands in place (no workgroup memory): what `matmul.rs` measured fastest on software
-//! adapters, and a good fit for small layers on GPUs (docs/benchmark.md).
+//! The matrix products keep a block of outputs per invocation in registers (`Tiling`) and read
+//! their operands in place (no workgroup memory), from storage buffers on GPUs, from textures
+//! on software adapters (`textured.rs`; docs/benchmark.md).
 
 use crate::mlp::Activation;
 use crate::optim::Optimizer;
 
-use super::tiling::{Product, R, Tiling, entry};
+use super::textured;
+use super::tiling::{Product, Tiling, entry};
 
 /// The `Step` uniform every kernel sees in group 0 (dynamic offset: one 256-byte slot a step).
 pub const STEP_WGSL: &str = "struct Step { offset: u32, n: u32, mode: u32, slot: u32, c1: f32, c2: f32, p0: u32, p1: u32 }\n\
 @group(0) @binding(0) var<uniform> step: Step;\n";
 
-/// What a kernel binds in group 1: `true` where the kernel writes the buffer.
-pub type Bindings = Vec<bool>;
+/// What a kernel binds at one slot of group 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Slot {
+    /// A storage buffer it reads.
+    Read,
+    /// A storage buffer it writes.
+    Write,
+    /// An `rgba32float` 2d-array texture it reads (`textured.rs`).
+    Texture,
+    /// An `rgba32float` 2d-array storage texture it writes.
+    Store,
+    /// A uniform buffer (a layer's sizes, `textured.rs`).
+    Uniform,
+}
+
+pub type Bindings = Vec<Slot>;
 
 /// The shape a program is compiled for.
 #[derive(Clone, Debug)]
@@ -66,7 +83,7 @@ pub struct Kernel {
     pub grid: (u32, u32, u32),
 }
 
-fn storage(i: usize, name: &str, ty: &str, write: bool) -> String {
+pub(super) fn storage(i: usize, name: &str, ty: &str, write: bool) -> String {
     let access = if write { "read_write" } else { "read" };
     format!("@group(1) @binding({i}) var<storage, {access}> {name}: array<{ty}>;\n")
 }
@@ -88,7 +105,7 @@ fn activation_code(a: Activation) -> u32 {
 }
 
 /// `act(model, x)` and its derivative `dact(model, z)` in terms of the pre-activation.
-fn activation_wgsl(acts: &[Activation]) -> String {
+pub(super) fn activation_wgsl(acts: &[Activation]) -> String {
     let cases: String = acts
         .iter()
         .enumerate()
@@ -131,7 +148,21 @@ pub fn gather(s: &Shape) -> Kernel {
     src += &storage(1, "labels", "u32", false);
     src += &storage(2, "order", "u32", false);
     src += &storage(3, "table", "f32", false);
-    src += &storage(4, "x0", "f32", true);
+    let textures = s.tiling.textures;
+    let values: Vec<String> = (0..4)
+        .map(|j| format!("select(0.0, table[(word >> {}u) & 255u], valid)", 8 * j))
+        .collect();
+    let x0 = if textures {
+        src += &textured::stored(4, "x0");
+        textured::gather_store(&values)
+    } else {
+        src += &storage(4, "x0", "f32", true);
+        values
+            .iter()
+            .enumerate()
+            .map(|(j, v)| format!("x0[b * {d0}u + w * 4u + {j}u] = {v};\n"))
+            .collect()
+    };
     src += &storage(5, "ylab", "u32", true);
     src += &format!(
         "@compute @workgroup_size(64, 1, 1)\n\
@@ -143,16 +174,21 @@ pub fn gather(s: &Shape) -> Kernel {
            if (step.mode == 0u) {{ idx = order[min(idx, arrayLength(&order) - 1u)]; }}\n\
            idx = min(idx, arrayLength(&labels) - 1u);\n\
            let word = pixels[idx * {words}u + w];\n\
-           for (var j = 0u; j < 4u; j++) {{\n\
-             x0[b * {d0}u + w * 4u + j] = select(0.0, table[(word >> (8u * j)) & 255u], valid);\n\
-           }}\n\
+           {x0}\
            if (w == 0u) {{ ylab[b] = select(0u, labels[idx], valid); }}\n\
          }}\n"
     );
     Kernel {
         name: "gather".into(),
         source: src,
-        bindings: vec![false, false, false, false, true, true],
+        bindings: vec![
+            Slot::Read,
+            Slot::Read,
+            Slot::Read,
+            Slot::Read,
+            if textures { Slot::Store } else { Slot::Write },
+            Slot::Write,
+        ],
         grid: (words.div_ceil(64) as u32, s.batch as u32, 1),
     }
 }
@@ -160,6 +196,9 @@ pub fn gather(s: &Shape) -> Kernel {
 /// Layer `l`'s forward pass for every model: `z = a @ W + b`, and `a' = act(z)` unless it is
 /// the last layer (whose `z` are the logits).
 pub fn forward(s: &Shape, l: usize) -> Kernel {
+    if s.tiling.textures {
+        return textured::forward(s, l);
+    }
     let (din, dout, b) = (s.dims[l], s.dims[l + 1], s.batch);
     let hidden = l + 1 < s.layers();
     let in_stride = if l == 0 { 0 } else { b * din };
@@ -188,10 +227,10 @@ pub fn forward(s: &Shape, l: usize) -> Kernel {
     src += &storage(0, "inp", "f32", false);
     src += &storage(1, "p", "f32", false);
     src += &storage(2, "zo", "f32", true);
-    let mut bindings = vec![false, false, true];
+    let mut bindings = vec![Slot::Read, Slot::Read, Slot::Write];
     if hidden {
         src += &storage(3, "ao", "f32", true);
-        bindings.push(true);
+        bindings.push(Slot::Write);
         src += &activation_wgsl(&s.activations);
     }
     src += &prod.wgsl(s.tiling);
@@ -199,8 +238,9 @@ pub fn forward(s: &Shape, l: usize) -> Kernel {
     src += &entry(
         t,
         &format!(
-            "tile((w.y * {}u + l.y) * {R}u, {}, w.z, l.z, cell);\n",
+            "tile((w.y * {}u + l.y) * {}u, {}, w.z, l.z, cell);\n",
             t.y,
+            t.rows,
             t.col0("w.x")
         ),
     );
@@ -220,7 +260,11 @@ pub fn loss(s: &Shape, train: bool) -> Kernel {
     let (b, classes, k) = (s.batch, s.dims[s.layers()], s.models);
     let grad = |v: &str| {
         if train {
-            format!("for (var c = 0u; c < {classes}u; c++) {{ dz[base + c] = {v}; }}\n")
+            if s.tiling.textures {
+                textured::loss_store(classes, v)
+            } else {
+                format!("for (var c = 0u; c < {classes}u; c++) {{ dz[base + c] = {v}; }}\n")
+            }
         } else {
             String::new()
         }
@@ -230,10 +274,15 @@ pub fn loss(s: &Shape, train: bool) -> Kernel {
     src += &storage(1, "ylab", "u32", false);
     src += &storage(2, "metrics", "f32", true);
     src += &storage(3, "classes", "u32", true);
-    let mut bindings = vec![false, false, true, true];
+    let mut bindings = vec![Slot::Read, Slot::Read, Slot::Write, Slot::Write];
     if train {
-        src += &storage(4, "dz", "f32", true);
-        bindings.push(true);
+        if s.tiling.textures {
+            src += &textured::stored(4, "dz");
+            bindings.push(Slot::Store);
+        } else {
+            src += &storage(4, "dz", "f32", true);
+            bindings.push(Slot::Write);
+        }
     }
     src += &format!(
         "var<workgroup> red_loss: array<f32, 256>;\n\
@@ -287,6 +336,9 @@ pub fn loss(s: &Shape, train: bool) -> Kernel {
 /// the layer's input `dz_prev = (dz W^T) * act'(z_prev)`. Workgroups `0..nw` compute the first,
 /// the rest the second.
 pub fn backward(s: &Shape, l: usize) -> Kernel {
+    if s.tiling.textures {
+        return textured::backward(s, l);
+    }
     let (din, dout, b) = (s.dims[l], s.dims[l + 1], s.batch);
     let in_stride = if l == 0 { 0 } else { b * din };
     let (off, block) = (s.layer_offset(l), s.block(l));
@@ -335,11 +387,12 @@ pub fn backward(s: &Shape, l: usize) -> Kernel {
     src += &storage(1, "dz", "f32", false);
     src += &storage(2, "p", "f32", false);
     src += &storage(3, "g", "f32", true);
-    let mut bindings = vec![false, false, false, true];
+    let mut bindings = vec![Slot::Read, Slot::Read, Slot::Read, Slot::Write];
     let tile = |f: &str, nx: usize, i: &str| {
         format!(
-            "{f}((({i}) / {nx}u * {}u + l.y) * {R}u, {}, w.z, l.z, cell);\n",
+            "{f}((({i}) / {nx}u * {}u + l.y) * {}u, {}, w.z, l.z, cell);\n",
             t.y,
+            t.rows,
             t.col0(&format!("(({i}) % {nx}u)"))
         )
     };
@@ -349,7 +402,7 @@ pub fn backward(s: &Shape, l: usize) -> Kernel {
     if l > 0 {
         src += &storage(4, "dzp", "f32", true);
         src += &storage(5, "zp", "f32", false);
-        bindings.extend([true, false]);
+        bindings.extend([Slot::Write, Slot::Read]);
         src += &activation_wgsl(&s.activations);
         src += &da.wgsl(s.tiling);
         body += &format!(
@@ -375,7 +428,7 @@ pub fn update(s: &Shape) -> Kernel {
     src += &storage(0, "p", "f32", true);
     src += &storage(1, "g", "f32", false);
     src += &storage(2, "m", "f32", true);
-    let mut bindings = vec![true, false, true];
+    let mut bindings = vec![Slot::Write, Slot::Read, Slot::Write];
     let body = match s.optimizer {
         Optimizer::Sgd {
             learning_rate,
@@ -392,7 +445,7 @@ pub fn update(s: &Shape) -> Kernel {
             eps,
         } => {
             src += &storage(3, "v", "f32", true);
-            bindings.push(true);
+            bindings.push(Slot::Write);
             format!(
                 "let gi = g[i];\n\
                  let m1 = gi * {} + m[i] * {}; let v1 = (gi * gi) * {} + v[i] * {};\n\

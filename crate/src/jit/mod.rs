@@ -26,6 +26,7 @@ mod profile;
 mod program;
 mod readback;
 mod state;
+mod textured;
 mod tiling;
 
 use crate::device::Handles;

@@ -17,6 +17,7 @@ impl StackState {
         let p = self.program.clone();
         let g = &self.groups;
         let mut kernels: Vec<(&Pipeline, &wgpu::BindGroup)> = vec![(&p.gather, &prepared[0].1)];
+        kernels.extend(p.sync.iter().zip(&g.sync));
         kernels.extend(p.forward.iter().zip(&g.forward));
         kernels.push((&p.loss_train, &g.loss_train));
         kernels.extend(p.backward.iter().zip(&g.backward).rev());

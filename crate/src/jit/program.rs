@@ -6,7 +6,8 @@ use std::sync::Arc;
 use burn::tensor::wgpu::wgpu;
 use wgpu::util::DeviceExt;
 
-use super::kernels::{self, Kernel, Shape};
+use super::kernels::{self, Kernel, Shape, Slot};
+use super::textured;
 use super::{Handles, MAX_MODELS, METRIC_SLOTS, Tiling};
 use crate::data::{SIDE, normalise};
 use crate::error::Error;
@@ -24,9 +25,14 @@ pub struct Program {
     pub(super) loss_eval: Pipeline,
     pub(super) backward: Vec<Pipeline>,
     pub(super) update: Pipeline,
+    /// Each layer's parameters into its texture (`Tiling::textures`; empty otherwise).
+    pub(super) sync: Vec<Pipeline>,
+    /// Each layer's `Layer` uniform (`Tiling::textures`; empty otherwise).
+    pub(super) layer_uniforms: Vec<Owned>,
     pub(super) table: Owned,
 }
 
+#[derive(Clone)]
 pub(super) struct Pipeline {
     /// For `StackState::profile` (native only).
     #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
@@ -79,12 +85,7 @@ impl Program {
                 first.mlp.input
             )));
         }
-        let tiling = tiling.unwrap_or(if gpu.is_software() {
-            Tiling::SOFTWARE
-        } else {
-            Tiling::GPU
-        });
-        let shape = Shape {
+        let mut shape = Shape {
             dims: first
                 .mlp
                 .layer_dims()
@@ -97,9 +98,17 @@ impl Program {
             activations: configs.iter().map(|c| c.activation).collect(),
             optimizer: first.optimizer,
             metric_slots: METRIC_SLOTS,
-            tiling,
+            tiling: tiling.unwrap_or(Tiling::GPU),
         };
-        check_limits(&gpu.device.limits(), &shape)?;
+        let limits = gpu.device.limits();
+        if tiling.is_none() && gpu.is_software() {
+            // Textures where the device's limits hold them (any WebGPU's do at batch 256).
+            shape.tiling = Tiling::SOFTWARE;
+            if check_textures(&limits, &shape).is_err() {
+                shape.tiling = Tiling::SOFTWARE_BUFFERS;
+            }
+        }
+        check_limits(&limits, &shape)?;
         let device = &gpu.device;
         let step_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("actlab step"),
@@ -114,7 +123,23 @@ impl Program {
                 count: None,
             }],
         });
-        let build = |k: Kernel| build_pipeline(device, &step_layout, k);
+        // Kernels of the same source (the layers' passes on textures) share one pipeline.
+        let built: std::cell::RefCell<Vec<(String, Pipeline)>> = Default::default();
+        let build = |k: Kernel| {
+            let mut built = built.borrow_mut();
+            if let Some((_, p)) = built.iter().find(|(src, _)| *src == k.source) {
+                return Pipeline {
+                    name: k.name,
+                    pipeline: p.pipeline.clone(),
+                    layout: p.layout.clone(),
+                    grid: k.grid,
+                };
+            }
+            let src = k.source.clone();
+            let p = build_pipeline(device, &step_layout, k);
+            built.push((src, p.clone()));
+            p
+        };
         let layers = shape.layers();
         let table: Vec<f32> = (0..=255u8).map(normalise).collect();
         Ok(Arc::new(Program {
@@ -128,6 +153,29 @@ impl Program {
                 .map(|l| build(kernels::backward(&shape, l)))
                 .collect(),
             update: build(kernels::update(&shape)),
+            sync: if shape.tiling.textures {
+                (0..layers)
+                    .map(|l| build(textured::sync(&shape, l)))
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            layer_uniforms: if shape.tiling.textures {
+                (0..layers)
+                    .map(|l| {
+                        let u = textured::layer_uniform(&shape, l);
+                        Owned(
+                            device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                                label: Some("actlab layer"),
+                                contents: &u32_bytes(&u),
+                                usage: wgpu::BufferUsages::UNIFORM,
+                            }),
+                        )
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            },
             table: Owned(storage_init(device, "actlab table", &f32_bytes(&table))),
             step_layout,
             configs: configs.to_vec(),
@@ -150,7 +198,7 @@ impl Program {
 
     /// Dispatches per train step (for the whole stack).
     pub fn dispatches_per_step(&self) -> usize {
-        2 * self.shape.layers() + 3
+        2 * self.shape.layers() + 3 + self.sync.len()
     }
 
     pub fn tiling(&self) -> Tiling {
@@ -159,6 +207,12 @@ impl Program {
 }
 
 pub(super) fn check_limits(limits: &wgpu::Limits, s: &Shape) -> Result<(), Error> {
+    let t = s.tiling;
+    if [t.x, t.y, t.rows, t.cols].contains(&0) {
+        return Err(Error::Config(format!(
+            "a tiling needs at least one invocation and one output each way; got {t:?}"
+        )));
+    }
     // In u64: on wasm32 a usize product of outside sizes could wrap and pass.
     let widest = s.dims.iter().copied().max().unwrap_or(0) as u64;
     let (models, batch) = (s.models as u64, s.batch as u64);
@@ -197,6 +251,35 @@ pub(super) fn check_limits(limits: &wgpu::Limits, s: &Shape) -> Result<(), Error
             "the compiled step needs 6 storage buffers per shader".into(),
         ));
     }
+    if s.tiling.textures {
+        check_textures(limits, s)?;
+    }
+    Ok(())
+}
+
+/// Whether the device holds the textures of `Tiling::textures` (`textured.rs`).
+fn check_textures(limits: &wgpu::Limits, s: &Shape) -> Result<(), Error> {
+    let t = s.tiling;
+    if !t.rows.is_multiple_of(4) || !t.cols.is_multiple_of(4) || t.split > 1 || t.spread {
+        return Err(Error::Config(format!(
+            "products on textures need rows and columns per invocation that are multiples of 4, unsplit and unspread; got {t:?}"
+        )));
+    }
+    let sides = (0..s.layers()).flat_map(|l| {
+        let (a, g, w) = (s.input_texture(l), s.grad_texture(l), s.weight_texture(l));
+        [a.0, a.1, g.0, g.1, w.0, w.1]
+    });
+    let side = sides.max().unwrap_or(0) as u64;
+    if side > limits.max_texture_dimension_2d as u64
+        || s.models as u64 > limits.max_texture_array_layers as u64
+        || limits.max_storage_textures_per_shader_stage < 1
+        || limits.max_sampled_textures_per_shader_stage < 3
+    {
+        return Err(Error::Config(format!(
+            "a stack of {} models at batch size {} needs textures {side} texels on a side; this device allows {}",
+            s.models, s.batch, limits.max_texture_dimension_2d
+        )));
+    }
     Ok(())
 }
 
@@ -205,17 +288,36 @@ pub(super) fn build_pipeline(
     step: &wgpu::BindGroupLayout,
     k: Kernel,
 ) -> Pipeline {
+    let buffer = |read_only| wgpu::BindingType::Buffer {
+        ty: wgpu::BufferBindingType::Storage { read_only },
+        has_dynamic_offset: false,
+        min_binding_size: None,
+    };
     let entries: Vec<wgpu::BindGroupLayoutEntry> = k
         .bindings
         .iter()
         .enumerate()
-        .map(|(i, &write)| wgpu::BindGroupLayoutEntry {
+        .map(|(i, slot)| wgpu::BindGroupLayoutEntry {
             binding: i as u32,
             visibility: wgpu::ShaderStages::COMPUTE,
-            ty: wgpu::BindingType::Buffer {
-                ty: wgpu::BufferBindingType::Storage { read_only: !write },
-                has_dynamic_offset: false,
-                min_binding_size: None,
+            ty: match slot {
+                Slot::Uniform => wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Uniform,
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                Slot::Read => buffer(true),
+                Slot::Write => buffer(false),
+                Slot::Texture => wgpu::BindingType::Texture {
+                    sample_type: wgpu::TextureSampleType::Float { filterable: false },
+                    view_dimension: wgpu::TextureViewDimension::D2Array,
+                    multisampled: false,
+                },
+                Slot::Store => wgpu::BindingType::StorageTexture {
+                    access: wgpu::StorageTextureAccess::WriteOnly,
+                    format: wgpu::TextureFormat::Rgba32Float,
+                    view_dimension: wgpu::TextureViewDimension::D2Array,
+                },
             },
             count: None,
         })
@@ -299,17 +401,23 @@ pub(super) fn storage(device: &wgpu::Device, label: &str, elements: usize) -> wg
     })
 }
 
-pub(super) fn bind(
-    device: &wgpu::Device,
-    p: &Pipeline,
-    buffers: &[&wgpu::Buffer],
-) -> wgpu::BindGroup {
-    let entries: Vec<wgpu::BindGroupEntry> = buffers
+/// What a bind group slot holds: a whole buffer or a texture's view.
+#[derive(Clone, Copy)]
+pub(super) enum Res<'a> {
+    Buf(&'a wgpu::Buffer),
+    Tex(&'a wgpu::TextureView),
+}
+
+pub(super) fn bind(device: &wgpu::Device, p: &Pipeline, slots: &[Res]) -> wgpu::BindGroup {
+    let entries: Vec<wgpu::BindGroupEntry> = slots
         .iter()
         .enumerate()
-        .map(|(i, b)| wgpu::BindGroupEntry {
+        .map(|(i, r)| wgpu::BindGroupEntry {
             binding: i as u32,
-            resource: b.as_entire_binding(),
+            resource: match r {
+                Res::Buf(b) => b.as_entire_binding(),
+                Res::Tex(v) => wgpu::BindingResource::TextureView(v),
+            },
         })
         .collect();
     device.create_bind_group(&wgpu::BindGroupDescriptor {

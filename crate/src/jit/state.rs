@@ -291,6 +291,9 @@ impl StackState {
                 // which all share its layout.
                 pass.set_bind_group(0, &self.groups.step, &[(i as u64 * STEP_SLOT) as u32]);
                 go(&mut pass, &p.gather, gather);
+                for (pl, g) in p.sync.iter().zip(&self.groups.sync) {
+                    go(&mut pass, pl, g);
+                }
                 for (pl, g) in p.forward.iter().zip(&self.groups.forward) {
                     go(&mut pass, pl, g);
                 }

@@ -1,10 +1,6 @@
 //! The matrix products' code: how a block of outputs is laid out over invocations (`Tiling`),
 //! and the WGSL of one register-tiled product with its loads, inner loop and epilogue.
 
-/// Outputs per invocation along rows and columns.
-pub(super) const R: usize = 4;
-pub(super) const C: usize = 4;
-
 /// How the matrix products are laid out: invocations per workgroup `(x, y)`, and how many steps
 /// of the inner loop load their operands before any is multiplied (`unroll`), so that many
 /// loads are in flight at once.
@@ -16,20 +12,45 @@ pub struct Tiling {
     /// Invocations that share one block of outputs, each summing a slice of the inner loop
     /// (added up through workgroup memory): more parallel work when a layer has few outputs.
     pub split: usize,
-    /// An invocation's 4 columns one workgroup width apart instead of adjacent.
+    /// An invocation's columns one workgroup width apart instead of adjacent.
     pub spread: bool,
+    /// Outputs per invocation along rows and columns, kept in registers: each inner step loads
+    /// `rows + cols` operands for `rows * cols` multiply-adds.
+    pub rows: usize,
+    pub cols: usize,
+    /// Read the products' operands from textures of 4-float texels (`textured.rs`) instead of
+    /// storage buffers: SwiftShader turns each buffer load whose index is not a compile-time
+    /// constant into a gather of scalar loads behind per-lane branches, and a texel fetch
+    /// into plain vector loads (docs/benchmark.md). `rows` and `cols` are then multiples of 4.
+    pub textures: bool,
 }
 
 impl Tiling {
     /// Software adapters (SwiftShader, lavapipe) run a workgroup's invocations as SIMD lanes of
-    /// one CPU thread: 16 wide was fastest there, and 4 inner steps' loads at once cut
-    /// SwiftShader's step by 27% (8 or 16 spill; docs/benchmark.md).
+    /// one CPU thread: 16 wide was fastest there; operands from textures, 8x8 outputs per
+    /// invocation (SwiftShader's product 2.6x faster than the best buffer tiling;
+    /// docs/benchmark.md).
     pub const SOFTWARE: Tiling = Tiling {
+        x: 16,
+        y: 1,
+        unroll: 1,
+        split: 1,
+        spread: false,
+        rows: 8,
+        cols: 8,
+        textures: true,
+    };
+    /// Software adapters whose limits cannot hold the textures: the same products on storage
+    /// buffers, 4 inner steps' loads at once (8 or 16 spill).
+    pub const SOFTWARE_BUFFERS: Tiling = Tiling {
         x: 16,
         y: 1,
         unroll: 4,
         split: 1,
         spread: false,
+        rows: 4,
+        cols: 4,
+        textures: false,
     };
     /// GPUs: 16x4 invocations, each of 4 slices of the inner loop, 4 inner steps' loads issued
     /// together. On an H200 the plain products were bound by one memory latency per inner step
@@ -41,19 +62,25 @@ impl Tiling {
         unroll: 4,
         split: 4,
         spread: false,
+        rows: 4,
+        cols: 4,
+        textures: false,
     };
 
     /// The first column of an invocation in column tile `tile` (a WGSL expression).
     pub(super) fn col0(&self, tile: &str) -> String {
         if self.spread {
-            format!("{tile} * {}u + l.x", self.x * C)
+            format!("{tile} * {}u + l.x", self.x * self.cols)
         } else {
-            format!("({tile} * {}u + l.x) * {C}u", self.x)
+            format!("({tile} * {}u + l.x) * {}u", self.x, self.cols)
         }
     }
 
     pub(super) fn tiles(&self, m: usize, n: usize) -> (usize, usize) {
-        (n.div_ceil(C * self.x), m.div_ceil(R * self.y))
+        (
+            n.div_ceil(self.cols * self.x),
+            m.div_ceil(self.rows * self.y),
+        )
     }
 }
 
@@ -76,39 +103,40 @@ impl Product<'_> {
     /// invocation's index within its slice group.
     pub(super) fn wgsl(&self, t: Tiling) -> String {
         let (m, n, k) = (self.m, self.n, self.k);
+        let (rows, cols) = (t.rows, t.cols);
         let mut s = format!(
             "fn {}(row0: u32, col0: u32, z: u32, part: u32, cell: u32) {{\n",
             self.name
         );
-        for i in 0..R {
+        for i in 0..rows {
             s += &format!("let r{i} = min(row0 + {i}u, {}u);\n", m - 1);
         }
         // An invocation's columns: adjacent, or (spread) one workgroup width apart, so that
         // neighbouring invocations read neighbouring addresses.
         let cs = if t.spread { t.x } else { 1 };
-        for j in 0..C {
+        for j in 0..cols {
             s += &format!("let c{j} = min(col0 + {}u, {}u);\n", j * cs, n - 1);
         }
-        for i in 0..R {
-            for j in 0..C {
-                s += &format!("var s{i}{j} = 0.0;\n");
+        for i in 0..rows {
+            for j in 0..cols {
+                s += &format!("var s{i}_{j} = 0.0;\n");
             }
         }
         let u = t.unroll.max(1);
         let step = |s: &mut String, base: &str, u: usize| {
             for d in 0..u {
                 let kk = format!("({base} + {d}u)");
-                for i in 0..R {
+                for i in 0..rows {
                     *s += &format!("let a{i}_{d} = {};\n", (self.lhs)(&format!("r{i}"), &kk));
                 }
-                for j in 0..C {
+                for j in 0..cols {
                     *s += &format!("let b{j}_{d} = {};\n", (self.rhs)(&kk, &format!("c{j}")));
                 }
             }
             for d in 0..u {
-                for i in 0..R {
-                    for j in 0..C {
-                        *s += &format!("s{i}{j} += a{i}_{d} * b{j}_{d};\n");
+                for i in 0..rows {
+                    for j in 0..cols {
+                        *s += &format!("s{i}_{j} += a{i}_{d} * b{j}_{d};\n");
                     }
                 }
             }
@@ -135,30 +163,31 @@ impl Product<'_> {
         if split > 1 {
             // Partial sums through workgroup memory; slice 0 adds them up in order and stores.
             let cells = t.x * t.y;
-            for e in 0..R * C {
+            for e in 0..rows * cols {
                 s += &format!(
-                    "red[(part * {cells}u + cell) * 16u + {e}u] = s{}{};\n",
-                    e / C,
-                    e % C
+                    "red[(part * {cells}u + cell) * {}u + {e}u] = s{}_{};\n",
+                    rows * cols,
+                    e / cols,
+                    e % cols
                 );
             }
             s += "workgroupBarrier();\nif (part != 0u) { return; }\n";
-            for e in 0..R * C {
+            for e in 0..rows * cols {
                 let sum: Vec<String> = (0..split)
-                    .map(|p| format!("red[({p}u * {cells}u + cell) * 16u + {e}u]"))
+                    .map(|p| format!("red[({p}u * {cells}u + cell) * {}u + {e}u]", rows * cols))
                     .collect();
-                s += &format!("s{}{} = {};\n", e / C, e % C, sum.join(" + "));
+                s += &format!("s{}_{} = {};\n", e / cols, e % cols, sum.join(" + "));
             }
         }
-        for i in 0..R {
-            for j in 0..C {
+        for i in 0..rows {
+            for j in 0..cols {
                 s += &format!(
                     "if (row0 + {i}u < {m}u && col0 + {}u < {n}u) {{ {} }}\n",
                     j * cs,
                     (self.store)(
                         &format!("(row0 + {i}u)"),
                         &format!("(col0 + {}u)", j * cs),
-                        &format!("s{i}{j}")
+                        &format!("s{i}_{j}")
                     )
                 );
             }
@@ -173,7 +202,7 @@ pub(super) fn entry(t: Tiling, body: &str) -> String {
     let red = if split > 1 {
         format!(
             "var<workgroup> red: array<f32, {}>;\n",
-            t.x * t.y * split * R * C
+            t.x * t.y * split * t.rows * t.cols
         )
     } else {
         String::new()
