@@ -17,6 +17,7 @@
 //! (`train::train_step`) remains the reference, and the analyses, checkpoints and the Flax
 //! export reach a stack's models through [`HostModel`] (one host copy, e.g. once per epoch).
 
+mod activation;
 mod buffers;
 mod data;
 mod host;
