@@ -16,10 +16,9 @@
 //! on software adapters (`textured.rs`; docs/benchmark.md).
 
 use crate::mlp::Activation;
-
-pub(super) use super::activation::activation_wgsl;
 use crate::optim::Optimizer;
 
+use super::activation::activation_wgsl;
 use super::textured;
 use super::tiling::{Product, Tiling, entry};
 

@@ -291,8 +291,12 @@ impl StackState {
                 // which all share its layout.
                 pass.set_bind_group(0, &self.groups.step, &[(i as u64 * STEP_SLOT) as u32]);
                 go(&mut pass, &p.gather, gather);
-                for (pl, g) in p.sync.iter().zip(&self.groups.sync) {
-                    go(&mut pass, pl, g);
+                // The weight textures follow the parameters: copied once a submit, and after
+                // each update; evaluation steps in a row share one copy.
+                if train || i == 0 {
+                    for (pl, g) in p.sync.iter().zip(&self.groups.sync) {
+                        go(&mut pass, pl, g);
+                    }
                 }
                 for (pl, g) in p.forward.iter().zip(&self.groups.forward) {
                     go(&mut pass, pl, g);

@@ -21,7 +21,8 @@
 //! passes of all layers are one pipeline, as are the backward passes and the copies, so a
 //! software adapter compiles 3 products, not 14 (compiling them was most of the first step).
 
-use super::kernels::{Kernel, STEP_WGSL, Shape, Slot, activation_wgsl, storage};
+use super::activation::activation_wgsl;
+use super::kernels::{Kernel, STEP_WGSL, Shape, Slot, storage};
 use super::tiling::Tiling;
 
 const XYZW: [&str; 4] = ["x", "y", "z", "w"];
