@@ -11,7 +11,7 @@
 //! - a layer's input (`x0` or `a_l`): one more column, all 1 (the bias's input), as `[x, 1]`;
 //! - `dz_l`: the loss gradient at layer `l`'s output;
 //! - `w_l`: the layer's `[d_l + 1, d_{l+1}]` block (kernel and bias row) of the parameter
-//!   buffer, copied by `sync` before each step's forward pass (the buffer stays the truth:
+//!   buffer, copied by `sync` before a step's forward pass (the buffer stays the truth:
 //!   the optimizer, checkpoints and readbacks never see the textures), rows padded to 4.
 //!
 //! With the bias folded into the sum as its last term (`1 * b`), every output is summed in the
@@ -392,8 +392,8 @@ pub(super) fn backward(s: &Shape, l: usize) -> Kernel {
 }
 
 /// Layer `l`'s kernel and bias, from the parameter buffer into its texture (rows past the bias
-/// and columns past the last are 0): the first dispatches of every step, after the previous
-/// step's update.
+/// and columns past the last are 0): the first dispatches of every train step (after the
+/// previous update) and of a submit's evaluation steps.
 pub(super) fn sync(s: &Shape, l: usize) -> Kernel {
     let (width, height) = s.weight_texture(l);
     let value = |j: usize| {
