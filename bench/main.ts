@@ -17,7 +17,7 @@ import tfWasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm
 // tfjs-core alone registers no gradients (the tfjs umbrella package does): optimizers need them.
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { Gpu, gpu as gpuApi, key, load, loadCpu, loadFashionMnist, split, type Api, type Device, type PendingMetrics } from '../web/sdk/index.js';
-import { ACTIVATIONS, compileStack, initStack, readStackMetrics, stackTrainStep, type PendingStackMetrics } from '../web/sdk/index.js';
+import { ACTIVATIONS, compileStack, initStack, readStackMetrics, stackTrainStep, type Activation, type PendingStackMetrics } from '../web/sdk/index.js';
 import type { GpuSplit, StackData, StackState, TrainState } from '../web/sdk/index.js';
 import { jaxjs } from './jaxjs.js';
 
@@ -136,8 +136,19 @@ function actlab(api: Api, device: Device, train: GpuSplit): Contender {
   return contender(prepare, steps, finish);
 }
 
-/** ActLab's compiled step: `models` copies of the MLP (the six activations in turn) in one stack. */
-function actlabJit(gpu: Gpu, train: StackData, models: number): Contender {
+/** Six formulas of the user's own, of about the built-ins' size: what a stack of them costs. */
+const CUSTOM: Activation[] = [
+  { name: 'c_sigmoid', formula: '0.5 + 0.5 * tanh(0.5 * x)' },
+  { name: 'c_softsign', formula: 'x / (1 + abs(x))' },
+  { name: 'c_relu', formula: 'max(x, 0)' },
+  { name: 'c_leaky', formula: 'max(x, a * x)', params: { a: 0.2 } },
+  { name: 'c_elu', formula: 'where(x > 0, x, a * expm1(x))', params: { a: 0.5 } },
+  { name: 'c_swish', formula: 'x * sigmoid(b * x)', params: { b: 1.5 } },
+];
+
+/** ActLab's compiled step: `models` copies of the MLP (the six activations in turn, or six
+ * formulas of the user's) in one stack. */
+function actlabJit(gpu: Gpu, train: StackData, models: number, acts: readonly Activation[] = ACTIVATIONS): Contender {
   const { initKey, next } = batches((k) => train.epoch(k, BATCH));
   let state: StackState | undefined;
   let last: PendingStackMetrics | undefined;
@@ -152,7 +163,7 @@ function actlabJit(gpu: Gpu, train: StackData, models: number): Contender {
     }
   };
   const prepare = (): void => {
-    const configs = Array.from({ length: models }, (_, k) => ({ activation: ACTIVATIONS[k % 6]! }));
+    const configs = Array.from({ length: models }, (_, k) => ({ activation: acts[k % acts.length]! }));
     const program = compileStack(gpu, configs, BATCH);
     state = initStack(program, Array.from({ length: models }, () => initKey));
     program.free();
@@ -262,6 +273,7 @@ window.bench = {
     const makers: Record<string, () => Promise<Entry>> = {
       'actlab-jit-1': async () => ({ contender: actlabJit(gpu, data.uploadForStack(gpu, 'train'), 1), backend: 'webgpu', models: 1 }),
       'actlab-jit-6': async () => ({ contender: actlabJit(gpu, data.uploadForStack(gpu, 'train'), 6), backend: 'webgpu', models: 6 }),
+      'actlab-jit-6-custom': async () => ({ contender: actlabJit(gpu, data.uploadForStack(gpu, 'train'), 6, CUSTOM), backend: 'webgpu', models: 6 }),
       'actlab-burn': async () => ({ contender: actlab(gpuApi, gpu, data.upload(gpu, 'train')), backend: 'webgpu', models: 1 }),
       'tfjs-webgpu': async () => {
         await tf.setBackend('webgpu');

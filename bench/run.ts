@@ -163,7 +163,8 @@ try {
   });
   // ActLab's best WebGPU configuration by each measure, against each WebGPU peer: median of
   // per-round ratios. The CPU module has its own ratios, against the wasm peers.
-  const ours = names.filter((n) => n.startsWith('actlab') && setup.contenders[n]!.backend === 'webgpu');
+  // The stack of six custom formulas is the built-ins' stack again: it is compared with that.
+  const ours = names.filter((n) => n.startsWith('actlab') && !n.endsWith('-custom') && setup.contenders[n]!.backend === 'webgpu');
   const best = (key: 'wall' | 'host'): string | undefined =>
     [...ours].sort((a, b) => median(rows[a]![key]) - median(rows[b]![key]))[0];
   const ratio = (key: 'wall' | 'host', peer: string): number | null => {
@@ -181,6 +182,9 @@ try {
     host_vs_jaxjs_webgpu: ratio('host', 'jaxjs-webgpu'),
     cpu_wall_vs_jaxjs_wasm: cpuRatio('jaxjs-wasm'),
     cpu_wall_vs_tfjs_wasm: cpuRatio('tfjs-wasm'),
+    custom_vs_builtin_wall: rows['actlab-jit-6-custom'] && rows['actlab-jit-6']
+      ? round3(median(rows['actlab-jit-6-custom'].wall.map((x, i) => x / rows['actlab-jit-6']!.wall[i]!)))
+      : null,
     best_wall: best('wall') ?? null,
     best_host: best('host') ?? null,
   };
@@ -202,6 +206,7 @@ try {
   log(`ratios, ActLab's best (wall: ${ratios.best_wall}, host: ${ratios.best_host}) / peer, median per round: ` +
     `wall vs TF.js ${ratios.wall_vs_tfjs_webgpu}, host vs TF.js ${ratios.host_vs_tfjs_webgpu}, ` +
     `wall vs jax-js ${ratios.wall_vs_jaxjs_webgpu}, host vs jax-js ${ratios.host_vs_jaxjs_webgpu} (under 1: ActLab is better)`);
+  log(`six custom formulas / the six built-ins, the compiled stack's wall time, median per round: ${ratios.custom_vs_builtin_wall}`);
   log(`CPU: ActLab's CPU module / peer, wall, median per round: vs jax-js wasm ${ratios.cpu_wall_vs_jaxjs_wasm}, ` +
     `vs TF.js wasm ${ratios.cpu_wall_vs_tfjs_wasm}`);
   log(`wasm: ${(wasm.length / 2 ** 20).toFixed(2)} MiB, ${wasmGzipMiB} MiB gzip -9; ` +

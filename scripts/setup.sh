@@ -31,3 +31,16 @@ fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
+
+# Python with JAX and Flax (PyPI) for the tests that continue ActLab's models in JAX
+# (crate/tests/flax_python.rs), outside the checkout like the Cargo target directory.
+venv="${ACTLAB_VENV:-$HOME/.cache/actlab/venv}"
+if ! "$venv/bin/python" -c "import jax, flax" 2>/dev/null; then
+  echo "setup: Python venv with jax and flax at $venv"
+  if ! python3 -m venv "$venv" 2>/dev/null; then
+    sudo_=""; [ "$(id -u)" = 0 ] || sudo_="sudo"
+    DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq python3-venv >/dev/null
+    python3 -m venv "$venv"
+  fi
+  "$venv/bin/pip" install -q --disable-pip-version-check "jax==${ACTLAB_JAX_VERSION:-0.10.2}" "flax==${ACTLAB_FLAX_VERSION:-0.12.8}"
+fi

@@ -145,6 +145,68 @@ describe('the page', () => {
     await page.close();
   });
 
+  it('trains a formula of the user\'s own beside ReLU: the editor plots it, refuses a broken one, and a reload finds the run', async () => {
+    const page = await browser.newPage({ viewport: { width: 1100, height: 1400 } });
+    logConsole(page, 'custom');
+    const base = `${server.url}/?hidden=32&limit=512&batchSize=64&epochs=1&seed=3`;
+    await page.goto(`${base}&activations=relu`);
+    await waitForState(page, 'ready');
+    await page.locator('#editor summary').click();
+    const formula = page.locator('#fn-formula');
+    // A broken formula: the error under its column, and nothing to add.
+    await formula.fill('x * tanh(');
+    await expect.poll(() => page.locator('#fn-error').textContent()).toMatch(/column 10: expected a number, x, a parameter, a function or '\('/);
+    expect(await page.locator('#fn-error').textContent()).toContain('x * tanh(\n         ^');
+    expect(await page.locator('#fn-add').isDisabled()).toBe(true);
+    // A good one with a parameter: plotted, its derivative shown, added to the run.
+    await page.locator('#fn-name').fill('mish_like');
+    await page.getByRole('button', { name: 'Add a parameter' }).click();
+    await page.locator('.p-name').fill('b');
+    await page.locator('.p-value').fill('1.2');
+    await formula.fill('x * tanh(softplus(b * x))');
+    await expect.poll(() => page.locator('#fn-derivative').textContent()).toMatch(/^f′\(x\) = .*softplus/);
+    await expect.poll(() => page.locator('#fn-add').isDisabled()).toBe(false);
+    expect(await page.locator('#fn-chart canvas').count()).toBeGreaterThan(0);
+    await page.locator('#fn-add').click();
+    const box = page.locator('input[name=activations][value=mish_like]');
+    expect(await box.isChecked()).toBe(true);
+    // A formula that is not finite on [-5, 5] is flagged before training.
+    await page.locator('#fn-name').fill('logx');
+    await formula.fill('log(x)');
+    await expect.poll(() => page.locator('#fn-warning').textContent()).toMatch(/not finite at x = -5/);
+
+    const runs = await trainAndWait(page);
+    expect(runs.map((r) => r.activation)).toEqual(['relu', 'mish_like']);
+    for (const r of runs) {
+      expect(r.losses).toHaveLength(8);
+      expect(r.losses.every(Number.isFinite)).toBe(true);
+      expect(r.testAccuracy).toBeGreaterThan(0.3);
+    }
+    expect(runs[0]!.losses[0]).not.toBe(runs[1]!.losses[0]);
+    const row = page.locator('#results tbody tr', { hasText: 'mish_like' });
+    expect(await row.locator('code').textContent()).toBe('x * tanh(softplus(b * x)), b = 1.2');
+    expect(await row.locator('td').nth(5).textContent()).toBe('–'); // not one of the tutorial's
+    // The URL shares it; a reload finds the run, its formula and its charts.
+    expect(new URL(page.url()).searchParams.getAll('fn')).toEqual(['mish_like:x * tanh(softplus(b * x));b=1.2']);
+    await page.reload();
+    await waitForState(page, 'ready');
+    const again = await page.evaluate(() => structuredClone(window.actlab.runs)) as Run[];
+    expect(again.map((r) => r.losses)).toEqual(runs.map((r) => r.losses));
+    expect(await page.evaluate(() => window.actlab.config?.custom)).toEqual({ mish_like: { formula: 'x * tanh(softplus(b * x))', params: { b: 1.2 } } });
+    expect(await page.evaluate(() => window.actlab.chartPoints())).toEqual({ loss: { relu: 8, mish_like: 8 }, accuracy: { relu: 1, mish_like: 1 } });
+    expect(await page.locator('#results tbody tr', { hasText: 'mish_like' }).locator('code').textContent()).toBe('x * tanh(softplus(b * x)), b = 1.2');
+    expect(await page.locator('input[name=activations][value=mish_like]').isChecked()).toBe(true);
+    await page.screenshot({ path: `${ARTIFACTS}/custom-activation.png`, fullPage: true });
+
+    // A broken formula in a shared URL trains nothing and says where the mistake is.
+    await page.goto(`${base}&activations=bad&fn=${encodeURIComponent('bad:x +')}`);
+    await waitForState(page, 'ready');
+    await page.getByRole('button', { name: 'Train', exact: true }).click();
+    await waitForState(page, 'error', 60_000);
+    expect(await page.locator('#status').textContent()).toMatch(/invalid activation formula: column 4: expected/);
+    await page.close();
+  });
+
   it('shows the analyses, and a checkpoint continues after a reload like an uninterrupted run', async () => {
     const page = await browser.newPage({ viewport: { width: 1100, height: 1400 }, acceptDownloads: true });
     logConsole(page, 'analyses');

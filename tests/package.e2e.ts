@@ -16,6 +16,7 @@ const app = join(root, 'app');
 const cpuApp = join(root, 'cpu');
 const fuzzApp = join(root, 'fuzz');
 const soakApp = join(root, 'soak');
+const activationsApp = join(root, 'activations');
 let browser: Browser;
 let server: Awaited<ReturnType<typeof serve>>;
 
@@ -34,12 +35,12 @@ beforeAll(async () => {
     await build({ root: dir, base: './', configFile: false, logLevel: 'warn', build: { outDir: join(dir, 'dist'), target: 'es2022' } });
   }
   // The fuzz and soak pages (tests/fixtures): bad inputs and a long run through the installed package.
-  for (const [name, dir] of [['fuzz', fuzzApp], ['soak', soakApp]] as const) {
+  for (const [name, dir] of [['fuzz', fuzzApp], ['soak', soakApp], ['activations', activationsApp]] as const) {
     mkdirSync(dir);
     for (const f of ['index.html', 'main.ts']) copyFileSync(join('tests/fixtures', name, f), join(dir, f));
     await build({ root: dir, base: './', configFile: false, logLevel: 'warn', build: { outDir: join(dir, 'dist'), target: 'es2022' } });
   }
-  server = await serve({ '/': join(app, 'dist'), '/cpu/': join(cpuApp, 'dist'), '/fuzz/': join(fuzzApp, 'dist'), '/soak/': join(soakApp, 'dist'), '/data/fashion-mnist/': DATA_DIR });
+  server = await serve({ '/': join(app, 'dist'), '/cpu/': join(cpuApp, 'dist'), '/fuzz/': join(fuzzApp, 'dist'), '/soak/': join(soakApp, 'dist'), '/activations/': join(activationsApp, 'dist'), '/data/fashion-mnist/': DATA_DIR });
   browser = await launch();
 });
 
@@ -151,6 +152,36 @@ it('refuses a few hundred bad inputs with clear errors, never a trap, then train
     expect(losses.every(Number.isFinite)).toBe(true);
     expect(losses.at(-1)!).toBeLessThan(losses[0]!);
   }
+  await page.close();
+});
+
+it('computes every activation of the spec as JAX does: the Burn path on WebGPU, the compiled stack and the CPU module', async () => {
+  // ../shared/spec/jax_activations.json, or ACTLAB_ACTIVATIONS_SPEC: any file of its schema.
+  const file = process.env.ACTLAB_ACTIVATIONS_SPEC ?? resolve('../shared/spec/jax_activations.json');
+  interface Entry { name: string; formula: string; params: Record<string, number>; f: number[]; df: number[] }
+  const spec = JSON.parse(readFileSync(file, 'utf8')) as { x: number[]; tolerance_f32: { atol: number; rtol: number }; activations: Entry[] };
+  const page = await browser.newPage();
+  page.setDefaultTimeout(10 * 60_000);
+  logConsole(page, 'activations');
+  await page.goto(`${server.url}/activations/`);
+  await page.waitForFunction(() => document.querySelector('#out')?.textContent === 'ready', null, { polling: 200 });
+  const entries = spec.activations.map(({ name, formula, params }) => ({ name, formula, params }));
+  type Values = { f: number[]; df: number[] };
+  const got = await page.evaluate(([x, e]) => (window as unknown as { compute: (x: number[], e: unknown) => Promise<Record<string, Values[]>> }).compute(x, e), [spec.x, entries] as const);
+  const { atol, rtol } = spec.tolerance_f32;
+  const bad: string[] = [];
+  for (const [path, values] of Object.entries(got)) {
+    spec.activations.forEach((e, k) => {
+      for (const which of ['f', 'df'] as const) {
+        e[which].forEach((want, i) => {
+          const v = values[k]![which][i]!;
+          if (!(Math.abs(v - want) <= atol + rtol * Math.abs(want))) bad.push(`${path} ${e.name} ${which}(${spec.x[i]}) = ${v}, JAX ${want}`);
+        });
+      }
+    });
+  }
+  console.log(`activations in Chromium: ${spec.activations.length} formulas x ${spec.x.length} points on ${Object.keys(got).join(', ')}; ${bad.length} out of tolerance`);
+  expect(bad.slice(0, 20)).toEqual([]);
   await page.close();
 });
 

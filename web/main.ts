@@ -1,13 +1,14 @@
 // The page: boot and wiring. The trainer (app/host.ts, app/trainer.ts) runs in a Web Worker and
 // talks in messages (app/protocol.ts); web/view/* draws. This file sends the form's commands,
 // applies the trainer's events to its copy of the run, and keeps the buttons in step.
-import { DEFAULT_RUN, formValuesOf, type RunConfig } from './app/config.js';
+import { DEFAULT_RUN, formValuesOf, queryOf, type RunConfig } from './app/config.js';
 import { idbRuns, type RunRecord, type SavedRun } from './app/runs.js';
 import { LONG_COMMANDS, NO_WEBGPU_HERE, applyEvent, type Command, type DeviceKind, type TrainerEvent } from './app/protocol.js';
 import { localTransport, openTransport, type Transport } from './app/transport.js';
 import { PUBLISHED_JAX, PUBLISHED_PYTORCH, tutorialPreset } from './app/published.js';
 import { chartsPng } from './view/charts.js';
-import { buildForm, fillForm, formEpochs, readForm } from './view/form.js';
+import { buildForm, fillForm, formEpochs, formNames, putCustom, readForm } from './view/form.js';
+import { Editor } from './view/editor.js';
 import { Results } from './view/results.js';
 import { renderSamples } from './view/samples.js';
 import { drawAnalyses, type AnalysisResult } from './view/analyses.js';
@@ -42,6 +43,7 @@ const buttons = {
 const savedSelect = $<HTMLSelectElement>('saved-runs');
 const sampleSelect = $<HTMLSelectElement>('sample-model');
 const results = new Results();
+let editor: Editor | undefined;
 const store = idbRuns();
 const query = new URLSearchParams(location.search);
 /** Charts redraw at most this often while training (each is a task on this thread). */
@@ -94,7 +96,7 @@ function redraw(): void {
   redrawTimer = undefined;
   inspect.runs = run?.runs ?? [];
   inspect.config = run?.config ?? null;
-  results.draw(inspect.runs, run?.config.patience ?? DEFAULT_RUN.patience);
+  results.draw(inspect.runs, run?.config ?? DEFAULT_RUN);
 }
 
 function show(saved: SavedRun): void {
@@ -146,7 +148,10 @@ async function done(e: Extract<TrainerEvent, { type: 'done' }>): Promise<void> {
     setButtons();
     return;
   }
-  if (e.command === 'start') return ready();
+  if (e.command === 'start') {
+    editor?.refresh();
+    return ready();
+  }
   redraw();
   if (inspect.lost) {
     setButtons(); // the loss notice offers the way on
@@ -196,6 +201,9 @@ function onEvent(e: TrainerEvent): void {
     case 'analyses':
       inspect.analyses = drawAnalyses(e.data, $('analyses'), $<HTMLTableElement>('dead'));
       break;
+    case 'preview':
+      editor?.shown(e.id, e.check, e.xs, e.f, e.df);
+      break;
     case 'file':
       download(e.bytes, e.name, e.mime);
       break;
@@ -226,7 +234,10 @@ function wire(): void {
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     const cfg = readForm();
-    if (cfg) send({ type: 'train', config: cfg });
+    if (!cfg) return;
+    // The URL now shares this run: its settings and its own formulas.
+    history.replaceState(null, '', `${location.pathname}?${queryOf(cfg, query)}`);
+    send({ type: 'train', config: cfg });
   });
   buttons.stop.addEventListener('click', () => transport?.send({ type: 'stop' }));
   $('preset-tutorial').addEventListener('click', () => {
@@ -270,7 +281,12 @@ function wire(): void {
 }
 
 function main(): void {
-  buildForm(query);
+  buildForm(query, (name, def) => editor?.load(name, def));
+  editor = new Editor({
+    preview: (activation, id) => transport?.send({ type: 'preview', id, activation }),
+    add: putCustom,
+    names: formNames,
+  });
   wire();
   $('data-url').textContent = dataUrl();
   // ?device=cpu trains on the CPU module; without WebGPU the page offers it.

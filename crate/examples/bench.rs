@@ -16,10 +16,10 @@
 
 use std::time::Instant;
 
+use actlab::activation::{Activation, TUTORIAL};
 use actlab::data::{Batch, Dataset, DeviceDataset, FashionMnist, epoch_batches, train_val_split};
 use actlab::device;
 use actlab::jit::{self, Program, StackState, Tiling};
-use actlab::mlp::Activation;
 use actlab::prng::{key, split};
 use actlab::train::{TrainConfig, TrainState, train_step};
 use burn::tensor::Device;
@@ -78,7 +78,7 @@ fn bench_jit(
     };
     let configs: Vec<TrainConfig> = (0..models)
         .map(|i| TrainConfig {
-            activation: Activation::ALL[i % 6],
+            activation: Activation::builtin(TUTORIAL[i % 6]),
             ..TrainConfig::default()
         })
         .collect();
@@ -121,7 +121,7 @@ fn profile_jit(gpu: &device::Gpu, data: &Dataset, models: usize, tiling: Tiling,
     let Ok(h) = gpu.handles() else { return };
     let configs: Vec<TrainConfig> = (0..models)
         .map(|i| TrainConfig {
-            activation: Activation::ALL[i % 6],
+            activation: Activation::builtin(TUTORIAL[i % 6]),
             ..TrainConfig::default()
         })
         .collect();

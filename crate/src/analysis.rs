@@ -4,21 +4,16 @@
 
 use burn::tensor::Tensor;
 
+use crate::activation::Activation;
 use crate::data::{Batch, DeviceDataset};
 use crate::error::Error;
-use crate::mlp::{Activation, Params};
+use crate::mlp::Params;
 use crate::train::loss_and_grads;
 
-/// `f(x)` and `f'(x)` at every `x`; the derivative comes from autodiff, not a formula.
-pub fn activation_curve(activation: Activation, xs: Tensor<1>) -> (Tensor<1>, Tensor<1>) {
-    let x = xs.autodiff().require_grad();
-    let y = activation.apply(x.clone());
-    // Each y_i depends only on x_i, so the gradient of the sum is the elementwise derivative.
-    let grads = y.clone().sum().backward();
-    let dy = x
-        .grad(&grads)
-        .unwrap_or_else(|| x.clone().without_autodiff().zeros_like());
-    (y.without_autodiff(), dy)
+/// `f(x)` and `f'(x)` at every `x` on the device, as training computes them (`f'` is the
+/// activation's symbolic derivative, which the autodiff of a train step also uses).
+pub fn activation_curve(activation: &Activation, xs: Tensor<1>) -> (Tensor<1>, Tensor<1>) {
+    activation.values(&xs)
 }
 
 /// Gradient flow: `|dLoss/dKernel|` of every layer, flattened, for one batch (the tutorial
@@ -26,7 +21,7 @@ pub fn activation_curve(activation: Activation, xs: Tensor<1>) -> (Tensor<1>, Te
 pub fn kernel_gradient_magnitudes(
     params: &Params,
     batch: &Batch,
-    activation: Activation,
+    activation: &Activation,
 ) -> Vec<Tensor<1>> {
     let (_, grads, _) = loss_and_grads(params, batch, activation);
     grads
@@ -40,7 +35,11 @@ pub fn kernel_gradient_magnitudes(
 }
 
 /// Every hidden layer's output (after the activation) for the rows of `x`: `[n, width]` each.
-pub fn hidden_activations(params: &Params, x: Tensor<2>, activation: Activation) -> Vec<Tensor<2>> {
+pub fn hidden_activations(
+    params: &Params,
+    x: Tensor<2>,
+    activation: &Activation,
+) -> Vec<Tensor<2>> {
     let hidden = params.layers.len().saturating_sub(1);
     let mut out = Vec::with_capacity(hidden);
     let mut h = x;
@@ -53,7 +52,7 @@ pub fn hidden_activations(params: &Params, x: Tensor<2>, activation: Activation)
 
 /// Per hidden unit, the largest `|output|` over the rows of `x`: a unit is dead on a data set
 /// when this is 0 on every batch of it (combine batches with `Tensor::max_pair`).
-pub fn unit_max_abs(params: &Params, x: Tensor<2>, activation: Activation) -> Vec<Tensor<1>> {
+pub fn unit_max_abs(params: &Params, x: Tensor<2>, activation: &Activation) -> Vec<Tensor<1>> {
     hidden_activations(params, x, activation)
         .into_iter()
         .map(|h| {
@@ -76,7 +75,7 @@ pub fn dead_fraction(unit_max: &[Tensor<1>]) -> Vec<Tensor<1>> {
 pub fn dead_fraction_on(
     params: &Params,
     data: &DeviceDataset,
-    activation: Activation,
+    activation: &Activation,
     chunk: usize,
 ) -> Result<Vec<Tensor<1>>, Error> {
     let chunk = chunk.max(1);

@@ -1,15 +1,18 @@
 //! Runs that survive: a whole `TrainState` (plus the run's PRNG key and the app's notes) as a
 //! versioned file. The params alone in Flax's layout are [`crate::flax`]'s.
 //!
-//! Checkpoint file, format version 1 (all integers little-endian):
+//! Checkpoint file, format version 2 (all integers little-endian; version 1 differs only in
+//! naming a built-in activation by its name alone, and is read with the activations of its
+//! time: LeakyReLU's slope was then 0.01):
 //!
 //! ```text
 //! offset 0   8 bytes  magic "ACTLABCK"
-//! offset 8   u32      format version (1)
+//! offset 8   u32      format version (2)
 //! offset 12  u64      payload length in bytes
 //! offset 20  u32      CRC-32 (IEEE) of the payload
 //! offset 24  payload  a MessagePack map:
-//!   "config"    str    the TrainConfig as JSON (the same object `init` takes)
+//!   "config"    str    the TrainConfig as JSON (the same object `init` takes; its activation
+//!                      as {"name", "formula", "params"}, so it loads into the same function)
 //!   "step"      uint   steps taken
 //!   "key"       [uint, uint]  the run's PRNG key data
 //!   "params"    map    {"Dense_0": {"kernel", "bias"}, ...}, arrays as in Flax (below)
@@ -33,8 +36,10 @@ use crate::train::{TrainConfig, TrainState};
 
 /// The first bytes of every checkpoint file.
 pub const MAGIC: &[u8; 8] = b"ACTLABCK";
-/// The format version this build writes and reads.
-pub const VERSION: u32 = 1;
+/// The format version this build writes (it reads this one and version 1).
+pub const VERSION: u32 = 2;
+/// The oldest format version this build reads.
+pub const OLDEST_VERSION: u32 = 1;
 const HEADER_LEN: usize = 24;
 
 /// A `TrainState` on the host, with the run's key and the application's notes.
@@ -120,7 +125,7 @@ impl Checkpoint {
         }
         let u32_at = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().expect("4 bytes"));
         let version = u32_at(8);
-        if version != VERSION {
+        if !(OLDEST_VERSION..=VERSION).contains(&version) {
             return Err(CheckpointError::UnsupportedVersion {
                 found: version,
                 supported: VERSION,
@@ -140,12 +145,17 @@ impl Checkpoint {
             return Err(CheckpointError::Corrupt { stored, computed });
         }
         let root = unpack(payload)?;
-        let config: TrainConfig = serde_json::from_str(
+        let mut config_json: serde_json::Value = serde_json::from_str(
             field(&root, "config")?
                 .as_str()
                 .ok_or_else(|| malformed("\"config\" is not a string"))?,
         )
         .map_err(|e| malformed(format!("\"config\": {e}")))?;
+        if version == 1 {
+            upgrade_v1(&mut config_json);
+        }
+        let config: TrainConfig = serde_json::from_value(config_json)
+            .map_err(|e| malformed(format!("\"config\": {e}")))?;
         config
             .validate()
             .map_err(|e| CheckpointError::Incompatible(e.to_string()))?;
@@ -190,6 +200,16 @@ impl Checkpoint {
             opt_state,
             meta,
         })
+    }
+}
+
+/// Version 1 named built-ins alone, with the slopes of its time: LeakyReLU's was 0.01 (now
+/// the tutorial's 0.1), so such a file loads into the function it was trained with.
+fn upgrade_v1(config: &mut serde_json::Value) {
+    if let Some(a) = config.get_mut("activation")
+        && a.as_str() == Some("leaky_relu")
+    {
+        *a = serde_json::json!({ "name": "leaky_relu", "params": { "alpha": 0.01 } });
     }
 }
 

@@ -17,6 +17,18 @@ pub enum Error {
     Checkpoint(#[from] CheckpointError),
     #[error("cannot read file: {0}")]
     Io(String),
+    #[error("invalid activation formula: {0}")]
+    Formula(#[from] FormulaError),
+}
+
+/// Why an activation formula was refused (`activation`): where, and what was expected there.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[error("column {column}: expected {expected}, found {found}")]
+pub struct FormulaError {
+    /// 1-based position in characters; one past the end for "the end of the formula".
+    pub column: usize,
+    pub expected: String,
+    pub found: String,
 }
 
 /// What is wrong with a data file, or with indices into a split (`data`).
@@ -69,7 +81,7 @@ pub enum CheckpointError {
     #[error("not an ActLab checkpoint (it does not start with \"ACTLABCK\")")]
     NotACheckpoint,
     #[error(
-        "checkpoint format version {found} is not supported; this version of ActLab reads version {supported}"
+        "checkpoint format version {found} is not supported; this version of ActLab reads versions 1 to {supported}"
     )]
     UnsupportedVersion { found: u32, supported: u32 },
     #[error("truncated checkpoint: {expected} bytes expected, {actual} present")]

@@ -2,7 +2,8 @@
 //! PRNG keys — on Burn, natively and in the browser, on WebGPU or the CPU.
 //!
 //! Modules, from the bottom up (each imports only from those before it; `tests/layers.rs`
-//! checks): [`error`] (every error, as values), [`prng`] (JAX's threefry, bit for bit),
+//! checks): [`error`] (every error, as values), [`activation`] (activation functions as
+//! formulas: parser, derivative, and their WGSL, Burn and scalar forms), [`prng`] (JAX's threefry, bit for bit),
 //! [`init`] (Flax's initializers and key derivation), [`matmul`] (the layers' matrix product:
 //! its GPU kernel and backward pass), [`mlp`] (params as data, pure `apply`), [`optim`]
 //! (optax's SGD-momentum and Adam, their state on the host), [`data`] (FashionMNIST IDX files,
@@ -15,6 +16,7 @@
 //! Features: `gpu` (wgpu; `jit`) and `cpu` (Burn's Flex backend), both by default; the browser's
 //! two modules are built with one each (`cpu` with `simd`: gemm's SIMD128 kernels).
 
+pub mod activation;
 pub mod analysis;
 pub mod checkpoint;
 pub mod data;

@@ -3,74 +3,13 @@
 //! Parameters are plain tensors in Flax's layout (`Dense_i/kernel` is `[in, out]`, `Dense_i/bias`
 //! is `[out]`); `apply` is a function of them and nothing else.
 
-use burn::tensor::{Device, Tensor, TensorData, activation};
+use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
+use crate::activation::Activation;
 use crate::error::Error;
 use crate::init::{BiasInit, KernelInit, dense_param_key};
 use crate::prng::Key;
-
-/// The six activation functions of the tutorial. Their JS names are the lower-case serde names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
-#[serde(rename_all = "snake_case")]
-pub enum Activation {
-    Sigmoid,
-    Tanh,
-    Relu,
-    /// Negative slope 0.01.
-    LeakyRelu,
-    /// Alpha 1.0.
-    Elu,
-    /// `x * sigmoid(x)`, a.k.a. SiLU.
-    Swish,
-}
-
-impl Activation {
-    /// All six, in the tutorial's order.
-    pub const ALL: [Activation; 6] = [
-        Activation::Sigmoid,
-        Activation::Tanh,
-        Activation::Relu,
-        Activation::LeakyRelu,
-        Activation::Elu,
-        Activation::Swish,
-    ];
-
-    /// The name JavaScript uses (`"relu"`, `"leaky_relu"`, ...).
-    pub fn name(self) -> &'static str {
-        match self {
-            Activation::Sigmoid => "sigmoid",
-            Activation::Tanh => "tanh",
-            Activation::Relu => "relu",
-            Activation::LeakyRelu => "leaky_relu",
-            Activation::Elu => "elu",
-            Activation::Swish => "swish",
-        }
-    }
-
-    /// Applies the activation elementwise.
-    pub fn apply<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
-        match self {
-            Activation::Sigmoid => activation::sigmoid(x),
-            Activation::Tanh => activation::tanh(x),
-            Activation::Relu => activation::relu(x),
-            Activation::LeakyRelu => activation::leaky_relu(x, 0.01),
-            Activation::Elu => activation::elu(x, 1.0),
-            Activation::Swish => activation::silu(x),
-        }
-    }
-}
-
-impl std::str::FromStr for Activation {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self, Error> {
-        Activation::ALL
-            .into_iter()
-            .find(|a| a.name() == s)
-            .ok_or_else(|| Error::Config(format!("unknown activation {s:?}; expected one of sigmoid, tanh, relu, leaky_relu, elu, swish")))
-    }
-}
 
 /// Layer sizes: `input -> hidden... -> output`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -292,7 +231,7 @@ impl Params {
 }
 
 /// The forward pass: raw logits `[batch, output]` for inputs `[batch, input]`.
-pub fn apply(params: &Params, x: Tensor<2>, activation: Activation) -> Tensor<2> {
+pub fn apply(params: &Params, x: Tensor<2>, activation: &Activation) -> Tensor<2> {
     let last = params.layers.len() - 1;
     params.layers.iter().enumerate().fold(x, |h, (i, l)| {
         let z = l.forward(h);

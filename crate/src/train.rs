@@ -6,10 +6,11 @@
 use burn::tensor::{Device, Int, Tensor, activation};
 use serde::{Deserialize, Serialize};
 
+use crate::activation::{Activation, Builtin};
 use crate::data::Batch;
 use crate::error::Error;
 use crate::init::{BiasInit, KernelInit};
-use crate::mlp::{Activation, MlpConfig, Params, apply, read_f32};
+use crate::mlp::{MlpConfig, Params, apply, read_f32};
 use crate::optim::{OptState, Optimizer};
 use crate::prng::Key;
 
@@ -31,7 +32,7 @@ impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
             mlp: MlpConfig::default(),
-            activation: Activation::Relu,
+            activation: Activation::builtin(Builtin::Relu),
             kernel_init: KernelInit::TorchDefault,
             bias_init: BiasInit::FanInUniform,
             optimizer: Optimizer::default(),
@@ -156,7 +157,7 @@ pub(crate) fn check_batch(config: &TrainConfig, batch: &Batch) -> Result<(), Err
 pub fn loss_and_grads(
     params: &Params,
     batch: &Batch,
-    activation: Activation,
+    activation: &Activation,
 ) -> (Tensor<1>, Params, Tensor<2>) {
     let tracked = params.zip_map(
         &[],
@@ -189,7 +190,7 @@ fn grad_or_zeros<const D: usize>(t: &Tensor<D>, grads: &burn::tensor::Gradients)
 /// batch's metrics (computed before the update, as in the tutorial).
 pub fn train_step(state: &TrainState, batch: &Batch) -> Result<(TrainState, Metrics), Error> {
     check_batch(&state.config, batch)?;
-    let (loss, grads, logits) = loss_and_grads(&state.params, batch, state.config.activation);
+    let (loss, grads, logits) = loss_and_grads(&state.params, batch, &state.config.activation);
     let (params, opt_state) =
         state
             .config
@@ -211,7 +212,11 @@ pub fn train_step(state: &TrainState, batch: &Batch) -> Result<(TrainState, Metr
 /// Loss and accuracy of the current params on `batch`; the state is not touched.
 pub fn eval_step(state: &TrainState, batch: &Batch) -> Result<Metrics, Error> {
     check_batch(&state.config, batch)?;
-    let logits = apply(&state.params, batch.images.clone(), state.config.activation);
+    let logits = apply(
+        &state.params,
+        batch.images.clone(),
+        &state.config.activation,
+    );
     Ok(Metrics {
         loss: cross_entropy(logits.clone(), batch.labels.clone()),
         accuracy: accuracy(logits, batch.labels.clone()),
@@ -223,7 +228,11 @@ pub fn eval_step(state: &TrainState, batch: &Batch) -> Result<Metrics, Error> {
 pub fn predict(state: &TrainState, batch: &Batch) -> Result<Tensor<1, Int>, Error> {
     check_batch(&state.config, batch)?;
     let [n, _] = batch.images.dims();
-    let logits = apply(&state.params, batch.images.clone(), state.config.activation);
+    let logits = apply(
+        &state.params,
+        batch.images.clone(),
+        &state.config.activation,
+    );
     Ok(logits.argmax(1).reshape([n]))
 }
 

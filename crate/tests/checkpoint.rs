@@ -5,10 +5,11 @@
 
 mod common;
 
+use actlab::activation::{Activation, Builtin};
 use actlab::checkpoint::{Checkpoint, VERSION};
 use actlab::error::CheckpointError;
 use actlab::init::{BiasInit, KernelInit};
-use actlab::mlp::{Activation, MlpConfig, Params};
+use actlab::mlp::{MlpConfig, Params};
 use actlab::optim::Optimizer;
 use actlab::prng::key;
 use actlab::train::{TrainConfig, TrainState, train_step};
@@ -45,7 +46,7 @@ fn config(optimizer: Optimizer) -> TrainConfig {
             hidden: vec![5, 4],
             output: 3,
         },
-        activation: Activation::Tanh,
+        activation: Activation::builtin(Builtin::Tanh),
         kernel_init: KernelInit::TorchDefault,
         bias_init: BiasInit::FanInUniform,
         optimizer,
@@ -187,4 +188,80 @@ fn flax_reader_rejects_what_it_cannot_load() {
         .unwrap();
     let e = flax::from_bytes(&f64_file).unwrap_err();
     assert!(e.to_string().contains("float64"), "{e}");
+}
+
+/// `bytes` rewritten as format version `version` with the activation field of its config set to
+/// `activation` (a JSON value), with a valid length and checksum.
+fn rewritten(bytes: &[u8], version: u32, activation: serde_json::Value) -> Vec<u8> {
+    let mut root = rmpv::decode::read_value(&mut &bytes[24..]).unwrap();
+    let rmpv::Value::Map(entries) = &mut root else {
+        panic!("a map")
+    };
+    for (k, v) in entries.iter_mut() {
+        if k.as_str() == Some("config") {
+            let mut c: serde_json::Value = serde_json::from_str(v.as_str().unwrap()).unwrap();
+            c["activation"] = activation.clone();
+            *v = rmpv::Value::from(c.to_string());
+        }
+    }
+    let mut payload = Vec::new();
+    rmpv::encode::write_value(&mut payload, &root).unwrap();
+    let mut out = bytes[..8].to_vec();
+    out.extend_from_slice(&version.to_le_bytes());
+    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+    out.extend_from_slice(&payload);
+    out
+}
+
+#[test]
+fn a_checkpoint_records_its_formula_and_loads_into_the_same_function() {
+    let mut cfg = config(OPTIMIZERS[0]);
+    cfg.activation = Activation::new(
+        "mine",
+        "where(x > 0, x, a * expm1(x))",
+        [("a".to_string(), 0.7)],
+    )
+    .unwrap();
+    let state = TrainState::init(key(1), cfg.clone(), &device::cpu()).unwrap();
+    let bytes = saved(&state).to_bytes();
+    let back = Checkpoint::from_bytes(&bytes).unwrap();
+    assert_eq!(back.config, cfg);
+    assert_eq!(back.config.activation.name(), "mine");
+    assert_eq!(back.config.activation.eval(-1.0), cfg.activation.eval(-1.0));
+    // The stored record is the whole definition.
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.contains(r#""activation":{"name":"mine","formula":"where(x > 0, x, a * expm1(x))","params":{"a":0.7}}"#));
+    // Version 1 named built-ins alone, with LeakyReLU's slope of its time, 0.01.
+    let v1 = rewritten(&bytes, 1, serde_json::json!("leaky_relu"));
+    let old = Checkpoint::from_bytes(&v1).unwrap();
+    assert_eq!(
+        old.config.activation.params(),
+        [("alpha".to_string(), 0.01)]
+    );
+    assert_eq!(old.config.activation.eval(-1.0).0, -0.01);
+    let v1 = rewritten(&bytes, 1, serde_json::json!("elu"));
+    assert_eq!(
+        Checkpoint::from_bytes(&v1).unwrap().config.activation,
+        Activation::builtin(Builtin::Elu)
+    );
+    // Today's "leaky_relu" by name is the tutorial's 0.1.
+    let v2 = rewritten(&bytes, 2, serde_json::json!("leaky_relu"));
+    assert_eq!(
+        Checkpoint::from_bytes(&v2)
+            .unwrap()
+            .config
+            .activation
+            .eval(-1.0)
+            .0,
+        -0.1
+    );
+    // A formula that no longer parses is a clear error, not a panic.
+    let bad = rewritten(&bytes, 2, serde_json::json!({ "formula": "x +" }));
+    assert!(
+        Checkpoint::from_bytes(&bad)
+            .unwrap_err()
+            .to_string()
+            .contains("column 4")
+    );
 }

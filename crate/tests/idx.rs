@@ -248,9 +248,10 @@ fn device_dataset_rejects_bad_indices_ranges_and_batches() {
 /// analysis over all rows at once; and a unit killed by its bias is counted.
 #[test]
 fn dead_fraction_over_a_split_equals_one_pass_over_all_rows() {
+    use actlab::activation::{Activation, Builtin};
     use actlab::analysis::{dead_fraction, dead_fraction_on, unit_max_abs};
     use actlab::init::{BiasInit, KernelInit};
-    use actlab::mlp::{Activation, MlpConfig, Params};
+    use actlab::mlp::{MlpConfig, Params};
     let n = 7u32;
     let im = idx(
         0x803,
@@ -279,9 +280,9 @@ fn dead_fraction_over_a_split_equals_one_pass_over_all_rows() {
     let params = Params::from_host(&host, &dev);
     let on_device = DeviceDataset::upload(&data, &dev);
     let all = on_device.range(0, n as usize).unwrap();
-    for activation in [Activation::Relu, Activation::Tanh] {
-        let chunked = dead_fraction_on(&params, &on_device, activation, 3).unwrap();
-        let whole = dead_fraction(&unit_max_abs(&params, all.images.clone(), activation));
+    for activation in [Builtin::Relu, Builtin::Tanh].map(Activation::from) {
+        let chunked = dead_fraction_on(&params, &on_device, &activation, 3).unwrap();
+        let whole = dead_fraction(&unit_max_abs(&params, all.images.clone(), &activation));
         let read = |v: Vec<burn::tensor::Tensor<1>>| {
             v.into_iter()
                 .map(|t| block_on(read_f32(t)).unwrap()[0])
@@ -289,7 +290,7 @@ fn dead_fraction_over_a_split_equals_one_pass_over_all_rows() {
         };
         let (chunked, whole) = (read(chunked), read(whole));
         assert_eq!(chunked, whole, "{activation:?}");
-        if activation == Activation::Relu {
+        if activation.as_builtin() == Some(Builtin::Relu) {
             assert!(chunked[0] >= 1.0 / 6.0, "the unit with bias -1000 is dead");
         } else {
             assert_eq!(chunked[0], 0.0, "tanh(-1000) = -1 is not zero");

@@ -1,6 +1,6 @@
 //! The compiled step (`jit`) against the Burn path, natively on wgpu (lavapipe where there is
-//! no GPU): same key, same batches, same losses to 1e-5 relative over 50 steps, for all six
-//! activations with SGD and Adam; a stack's model k equals that model alone; one model taken
+//! no GPU): same key, same batches, same losses to 1e-5 relative over 50 steps, for every
+//! built-in activation and a custom formula with SGD and Adam; a stack's model k equals that model alone; one model taken
 //! out of a stack through a checkpoint and put back trains on unchanged. The shared checks are
 //! in `common/jit.rs` (the browser runs them too, `tests/wasm.rs`).
 #![cfg(not(target_arch = "wasm32"))]
@@ -9,10 +9,10 @@ mod common;
 
 use std::sync::OnceLock;
 
+use actlab::activation::{Activation, Builtin};
 use actlab::data::DeviceDataset;
 use actlab::device::{Gpu, shared_gpu};
 use actlab::jit::{self, Data, Program, StackState};
-use actlab::mlp::Activation;
 use actlab::optim::Optimizer;
 use actlab::prng;
 use actlab::train::{self, TrainConfig, TrainState};
@@ -24,14 +24,26 @@ fn gpu() -> &'static Gpu {
     GPU.get_or_init(|| pollster::block_on(shared_gpu()).expect("a wgpu adapter (lavapipe)"))
 }
 
+/// Every built-in, and formulas of the user's own, in one stack.
+fn every_activation() -> Vec<Activation> {
+    let mut acts: Vec<Activation> = Builtin::ALL.iter().map(|&b| b.into()).collect();
+    acts.push(Activation::parse("x * tanh(softplus(x)) - 0.1 * x^2 / (1 + x^2)", &[]).unwrap());
+    acts.push(Activation::parse("where(x > a, x, a * min(x, 2))", &[("a", 0.2)]).unwrap());
+    acts
+}
+
 #[test]
 fn compiled_step_matches_burn_path_sgd() {
-    pollster::block_on(all_six_match_burn(gpu(), Optimizer::default()));
+    pollster::block_on(all_match_burn(
+        gpu(),
+        Optimizer::default(),
+        &every_activation(),
+    ));
 }
 
 #[test]
 fn compiled_step_matches_burn_path_adam() {
-    pollster::block_on(all_six_match_burn(gpu(), adam()));
+    pollster::block_on(all_match_burn(gpu(), adam(), &every_activation()));
 }
 
 #[test]
@@ -50,7 +62,7 @@ fn evaluation_and_predictions_match_the_burn_path() {
     let h = g.handles().unwrap();
     let raw = dataset(prng::key(13), 100);
     let data = Data::upload(h, &raw).unwrap();
-    let cfg = config(Activation::LeakyRelu, Optimizer::default());
+    let cfg = config(Builtin::LeakyRelu, Optimizer::default());
     let program = Program::compile(h, std::slice::from_ref(&cfg), BATCH, None).unwrap();
     let key = prng::key(8);
     let state = StackState::init(&program, &[key]).unwrap();
@@ -79,7 +91,7 @@ fn evaluation_and_predictions_match_the_burn_path() {
 fn bad_stacks_and_batches_are_errors() {
     let g = gpu();
     let h = g.handles().unwrap();
-    let relu = config(Activation::Relu, Optimizer::default());
+    let relu = config(Builtin::Relu, Optimizer::default());
     let mut wider = relu.clone();
     wider.mlp.hidden = vec![64, 24];
     let err = |r: Result<std::sync::Arc<Program>, actlab::Error>| r.unwrap_err().to_string();
@@ -90,7 +102,7 @@ fn bad_stacks_and_batches_are_errors() {
     assert!(
         err(Program::compile(
             h,
-            &[relu.clone(), config(Activation::Relu, adam())],
+            &[relu.clone(), config(Builtin::Relu, adam())],
             BATCH,
             None
         ))
@@ -156,7 +168,7 @@ fn every_tiling_computes_the_same_step() {
     // lavapipe checks here) regroups it (1e-5).
     let h = gpu().handles().unwrap();
     let data = Data::upload(h, &dataset(prng::key(21), 4 * BATCH)).unwrap();
-    let configs: Vec<TrainConfig> = [Activation::Elu, Activation::Sigmoid]
+    let configs: Vec<TrainConfig> = [Builtin::Elu, Builtin::Sigmoid]
         .iter()
         .map(|&a| config(a, adam()))
         .collect();
@@ -203,7 +215,7 @@ fn textures_pad_odd_layer_widths_and_batches() {
     let h = gpu().handles().unwrap();
     let batch = 30;
     let data = Data::upload(h, &dataset(prng::key(23), 3 * batch)).unwrap();
-    let mut cfg = config(Activation::Swish, adam());
+    let mut cfg = config(Builtin::Swish, adam());
     cfg.mlp.hidden = vec![45, 22];
     let run = |t: jit::Tiling| {
         let p = Program::compile(h, &[cfg.clone(), cfg.clone()], batch, Some(t)).unwrap();

@@ -6,8 +6,9 @@
 use std::path::Path;
 
 /// From the bottom up, as `src/lib.rs` lists them.
-const ORDER: [&str; 14] = [
+const ORDER: [&str; 15] = [
     "error",
+    "activation",
     "prng",
     "init",
     "matmul",

@@ -4,12 +4,13 @@
 
 mod common;
 
+use actlab::activation::{Activation, Builtin, TUTORIAL};
 use actlab::analysis::{
     activation_curve, dead_fraction, hidden_activations, kernel_gradient_magnitudes, unit_max_abs,
 };
 use actlab::device;
 use actlab::init::{BiasInit, KernelInit};
-use actlab::mlp::{Activation, HostDense, MlpConfig, Params, apply};
+use actlab::mlp::{HostDense, MlpConfig, Params, apply};
 use actlab::optim::Optimizer;
 use actlab::prng::key;
 use actlab::train::{
@@ -36,33 +37,15 @@ fn params_init_on_device_equals_flax() {
     }
 }
 
-fn act_f64(a: Activation, z: f64) -> f64 {
-    let sig = |z: f64| 1.0 / (1.0 + (-z).exp());
-    match a {
-        Activation::Sigmoid => sig(z),
-        Activation::Tanh => z.tanh(),
-        Activation::Relu => z.max(0.0),
-        Activation::LeakyRelu => {
-            if z > 0.0 {
-                z
-            } else {
-                0.01 * z
-            }
-        }
-        Activation::Elu => {
-            if z > 0.0 {
-                z
-            } else {
-                z.exp_m1()
-            }
-        }
-        Activation::Swish => z * sig(z),
-    }
+/// The activation in float64 (its formula through the scalar evaluator, which
+/// `tests/activations.rs` holds to JAX).
+fn act_f64(a: &Activation, z: f64) -> f64 {
+    a.eval(z).0
 }
 
 /// Every layer's output (activated, except the logits) by an independent float64 forward pass
 /// with plain loops.
-fn reference_layers(layers: &[HostDense], x: &[f32], a: Activation) -> Vec<Vec<Vec<f64>>> {
+fn reference_layers(layers: &[HostDense], x: &[f32], a: &Activation) -> Vec<Vec<Vec<f64>>> {
     let mut h: Vec<Vec<f64>> = x
         .chunks(layers[0].kernel_shape[0])
         .map(|r| r.iter().map(|&v| v as f64).collect())
@@ -94,7 +77,7 @@ fn reference_layers(layers: &[HostDense], x: &[f32], a: Activation) -> Vec<Vec<V
 }
 
 /// The float64 reference loss (softmax cross-entropy of the reference logits).
-fn reference_loss(layers: &[HostDense], x: &[f32], y: &[i32], a: Activation) -> f64 {
+fn reference_loss(layers: &[HostDense], x: &[f32], y: &[i32], a: &Activation) -> f64 {
     let n = y.len();
     let h = reference_layers(layers, x, a)
         .pop()
@@ -119,7 +102,8 @@ fn autodiff_gradients_and_gradient_flow_match_finite_differences_for_every_activ
         output: 3,
     };
     let (x, y, batch) = toy_batch(11, 8, 6, 3, &dev);
-    for a in Activation::ALL {
+    for b in TUTORIAL {
+        let a = &Activation::builtin(b);
         let params = Params::init(
             key(5),
             &config,
@@ -217,7 +201,7 @@ fn sgd_momentum_steps_equal_the_hand_computed_update() {
     let grad = |s: &TrainState| {
         flat(
             &block_on(
-                loss_and_grads(&s.params, &batch, s.config.activation)
+                loss_and_grads(&s.params, &batch, &s.config.activation)
                     .1
                     .to_host(),
             )
@@ -263,7 +247,7 @@ fn adam_step_equals_the_hand_computed_update() {
     let grad = |s: &TrainState| {
         flat(
             &block_on(
-                loss_and_grads(&s.params, &batch, s.config.activation)
+                loss_and_grads(&s.params, &batch, &s.config.activation)
                     .1
                     .to_host(),
             )
@@ -369,7 +353,12 @@ fn apply_is_a_plain_mlp() {
     }];
     let p = Params::from_host(&host, &dev);
     let x = Tensor::from_data(TensorData::new(vec![1.0f32, 1.0], [1, 2]), &dev);
-    let out = block_on(actlab::mlp::read_f32(apply(&p, x, Activation::Relu))).unwrap();
+    let out = block_on(actlab::mlp::read_f32(apply(
+        &p,
+        x,
+        &Activation::builtin(Builtin::Relu),
+    )))
+    .unwrap();
     assert_eq!(out, vec![4.5, 5.5]);
 }
 
@@ -382,7 +371,7 @@ fn predict_is_the_argmax_of_apply_and_agrees_with_accuracy() {
     let logits = block_on(actlab::mlp::read_f32(apply(
         &s.params,
         batch.images.clone(),
-        s.config.activation,
+        &s.config.activation,
     )))
     .unwrap();
     let argmax: Vec<u32> = logits
@@ -435,7 +424,8 @@ fn activation_curve_matches_the_function_and_its_finite_difference() {
     let dev = device::cpu();
     // [-5, 5] in steps of 0.25, avoiding 0 where ReLU-like derivatives jump.
     let xs: Vec<f32> = (0..41).map(|i| -5.0 + 0.25 * i as f32 + 0.01).collect();
-    for a in Activation::ALL {
+    for b in TUTORIAL {
+        let a = &Activation::builtin(b);
         let t = Tensor::<1>::from_data(TensorData::new(xs.clone(), [xs.len()]), &dev);
         let (y, dy) = activation_curve(a, t);
         let (y, dy) = (read(y), read(dy));
@@ -474,8 +464,12 @@ fn hidden_activations_and_dead_units_match_a_plain_loop() {
     let mut host = block_on(params.to_host()).unwrap();
     host[0].bias[3] = -100.0;
     let params = Params::from_host(&host, &dev);
-    let acts = hidden_activations(&params, batch.images.clone(), Activation::Relu);
-    let reference = reference_layers(&host, &x, Activation::Relu);
+    let acts = hidden_activations(
+        &params,
+        batch.images.clone(),
+        &Activation::builtin(Builtin::Relu),
+    );
+    let reference = reference_layers(&host, &x, &Activation::builtin(Builtin::Relu));
     for li in 0..2 {
         let (h, dout) = (&reference[li], host[li].kernel_shape[1]);
         let got = block_on(actlab::mlp::read_f32(acts[li].clone())).unwrap();
@@ -489,7 +483,7 @@ fn hidden_activations_and_dead_units_match_a_plain_loop() {
             dead_fraction(&unit_max_abs(
                 &params,
                 batch.images.clone(),
-                Activation::Relu,
+                &Activation::builtin(Builtin::Relu),
             ))[li]
                 .clone(),
         )[0];

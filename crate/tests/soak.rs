@@ -5,9 +5,9 @@
 
 mod common;
 
+use actlab::activation::Builtin;
 use actlab::device::shared_gpu;
 use actlab::jit::{self, Data, Program, StackState};
-use actlab::mlp::Activation;
 use actlab::optim::Optimizer;
 use actlab::prng::{fold_in, key};
 use common::jit::{config, dataset};
@@ -32,7 +32,7 @@ fn memory_stays_flat_over_a_long_run() {
     let gpu = pollster::block_on(shared_gpu()).expect("a wgpu adapter (lavapipe)");
     let h = gpu.handles().unwrap();
     let data = Data::upload(h, &dataset(key(3), 2048)).unwrap();
-    let configs = [Activation::Relu, Activation::Tanh].map(|a| config(a, Optimizer::default()));
+    let configs = [Builtin::Relu, Builtin::Tanh].map(|a| config(a, Optimizer::default()));
     let program = Program::compile(h, &configs, 64, None).unwrap();
     let mut state = StackState::init(&program, &[key(1), key(1)]).unwrap();
     let mut samples = vec![(0, rss())];

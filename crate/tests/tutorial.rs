@@ -44,5 +44,5 @@ fn two_epochs_of_relu_and_tanh_print_the_table_and_relu_passes_84_percent() {
     );
     assert_eq!(tutorial::table(&rows).lines().count(), 4);
     assert!(tutorial::parse(["--device".into(), "tpu".into()]).is_err());
-    assert!(tutorial::parse(["--activations".into(), "gelu".into()]).is_err());
+    assert!(tutorial::parse(["--activations".into(), "nope".into()]).is_err());
 }

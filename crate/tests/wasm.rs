@@ -64,8 +64,10 @@ async fn jit_gpu(n: usize) -> actlab::device::Gpu {
 #[wasm_bindgen_test]
 async fn compiled_stack_matches_the_burn_path_in_the_browser() {
     let gpu = jit_gpu(1).await;
-    common::jit::all_six_match_burn(&gpu, actlab::optim::Optimizer::default()).await;
-    common::jit::all_six_match_burn(&gpu, common::jit::adam()).await;
+    let mut acts = actlab::activation::Activation::tutorial();
+    acts.push(actlab::activation::Activation::parse("x * tanh(softplus(x))", &[]).unwrap());
+    common::jit::all_match_burn(&gpu, actlab::optim::Optimizer::default(), &acts).await;
+    common::jit::all_match_burn(&gpu, common::jit::adam(), &acts).await;
 }
 
 #[wasm_bindgen_test]
@@ -76,4 +78,34 @@ async fn a_model_out_of_a_compiled_stack_and_back_trains_on_unchanged_in_the_bro
 #[wasm_bindgen_test]
 async fn a_stacked_model_equals_the_model_alone_in_the_browser() {
     common::jit::stack_equals_models_alone(&jit_gpu(3).await).await;
+}
+
+/// The public activation spec, compiled in (the browser cannot read files; the native test
+/// reads any file of its schema, and the package's e2e test sends it to the page).
+const ACTIVATIONS_JSON: &str = include_str!("../../../shared/spec/jax_activations.json");
+
+#[wasm_bindgen_test]
+async fn activations_match_jax_on_webgpu_in_the_browser() {
+    let s = common::activations::parse(ACTIVATIONS_JSON);
+    let gpu = jit_gpu(4).await;
+    let acts = s.activations();
+    let xs: Vec<f32> = s.x.iter().map(|&x| x as f32).collect();
+    let t = burn::tensor::Tensor::<1>::from_data(
+        burn::tensor::TensorData::new(xs.clone(), [xs.len()]),
+        &gpu.device,
+    );
+    let wide = |v: Vec<f32>| -> Vec<f64> { v.into_iter().map(f64::from).collect() };
+    let list: Vec<_> = acts.iter().map(|a| a.1.clone()).collect();
+    let compiled = actlab::jit::activation_values(gpu.handles().unwrap(), &list, &xs)
+        .await
+        .unwrap();
+    let mut bad = Vec::new();
+    for ((what, a, e), (cf, cdf)) in acts.iter().zip(compiled) {
+        let (f, df) = a.values(&t);
+        let (f, df) = (read_f32(f).await.unwrap(), read_f32(df).await.unwrap());
+        bad.extend(s.compare(&format!("{what} Burn on WebGPU"), &wide(f), &wide(df), e));
+        bad.extend(s.compare(&format!("{what} WGSL on WebGPU"), &wide(cf), &wide(cdf), e));
+    }
+    assert!(bad.is_empty(), "{}", bad[..bad.len().min(20)].join("\n"));
+    assert!(s.check_invalid() > 0);
 }

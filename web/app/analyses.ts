@@ -3,7 +3,9 @@
 // histograms and dead neurons.
 // The crate computes the numbers; this module bins them into `AnalysisData` for the page to draw
 // (web/view/analyses.ts). No DOM here.
-import type { Activation, Api, Batch, Device, DeviceSplit, Key, TrainConfig, TrainState } from '../sdk/index.js';
+import type { Api, Batch, Device, DeviceSplit, Key, TrainConfig, TrainState } from '../sdk/index.js';
+import type { Activation } from '../sdk/index.js';
+import type { ActivationName } from './config.js';
 import { histograms, linspace, log10Magnitudes, mean } from './histogram.js';
 import type { AnalysisData } from './protocol.js';
 
@@ -11,16 +13,18 @@ export interface AnalysisInput {
   /** The module and device to compute on (either: the analyses are the Burn path's). */
   api: Api;
   device: Device;
-  activations: Activation[];
+  activations: ActivationName[];
+  /** What the crate takes for each activation (a built-in's name or its formula). */
+  specOf: (a: ActivationName) => Activation;
   /** The crate config of each activation (same init key for all: same starting point). */
-  configOf: (a: Activation) => TrainConfig;
+  configOf: (a: ActivationName) => TrainConfig;
   initKey: Key;
   /** One batch (the tutorial uses 256 training images) for gradients and activations. */
   batch: Batch;
   /** The training split, for dead neurons. */
   train: DeviceSplit;
   /** Trained models, where there are any (else the analyses use freshly initialised ones). */
-  trained: Map<Activation, TrainState>;
+  trained: Map<ActivationName, TrainState>;
   onProgress: (what: string) => void;
 }
 
@@ -32,7 +36,7 @@ export async function computeAnalyses(input: AnalysisInput): Promise<AnalysisDat
   // 1. Each function and its derivative over [-5, 5].
   input.onProgress('Analyses: activation functions and their derivatives…');
   const xs = linspace(-5, 5, 201);
-  const curves = await Promise.all(acts.map((a) => activationCurve(device, a, xs)));
+  const curves = await Promise.all(acts.map((a) => activationCurve(device, input.specOf(a), xs)));
 
   // 2-4 need a model per activation: fresh ones (gradient flow, dead neurons before), trained ones.
   const grads: Float32Array[][] = [];

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Complete, TrainConfig } from '../sdk/types.js';
-import { DEFAULT_RUN, formValuesOf, parseRunConfig, trainConfigOf } from './config.js';
+import { DEFAULT_RUN, decodeDef, encodeDef, formValuesOf, parseRunConfig, queryOf, trainConfigOf } from './config.js';
 
 /** The crate's defaults as `defaultConfig()` returns them (checked against it below). */
 const DEFAULTS: Complete<TrainConfig> = {
@@ -36,6 +36,28 @@ describe('parseRunConfig', () => {
     expect(r.errors.batchSize).toBe('Batch size (512) is larger than the images per split (100)');
   });
 
+  it('takes custom activations as name:formula;param=value, keeping only the chosen ones', () => {
+    const r = parseRunConfig({
+      ...formValuesOf(DEFAULT_RUN), activations: ['relu', 'mine', 'gelu'],
+      custom: ['mine:x * sigmoid(b * x);b=1.5', 'unused:x'],
+    });
+    expect(r.ok && r.config.activations).toEqual(['relu', 'mine', 'gelu']);
+    expect(r.ok && r.config.custom).toEqual({ mine: { formula: 'x * sigmoid(b * x)', params: { b: 1.5 } } });
+    const bad = parseRunConfig({ ...formValuesOf(DEFAULT_RUN), custom: ['mine:x;b=one'] });
+    expect(!bad.ok && bad.errors.custom).toBe('Custom activation: parameter "b=one" is not name=number');
+  });
+
+  it('encodes definitions and whole runs as text that decodes to the same', () => {
+    const def = { formula: 'where(x > a, x, a * x)', params: { a: 0.25, b: -3 } };
+    expect(decodeDef(encodeDef('mine', def))).toEqual({ name: 'mine', def });
+    const cfg = { ...DEFAULT_RUN, activations: ['tanh', 'mine'], custom: { mine: def }, seed: 3 };
+    const q = new URLSearchParams(queryOf(cfg, new URLSearchParams('data=https://x/')));
+    expect(q.get('data')).toBe('https://x/');
+    expect(q.getAll('fn')).toEqual([encodeDef('mine', def)]);
+    const values = { ...formValuesOf(DEFAULT_RUN), activations: q.get('activations')!.split(','), custom: q.getAll('fn'), seed: q.get('seed')! };
+    expect(parseRunConfig(values)).toEqual({ ok: true, config: cfg });
+  });
+
   it('rejects an empty learning rate and too many layers', () => {
     const r = parseRunConfig({ ...formValuesOf(DEFAULT_RUN), learningRate: ' ', hidden: '1 2 3 4 5 6 7 8 9' });
     expect(!r.ok && [r.errors.learningRate, r.errors.hidden]).toEqual([
@@ -55,7 +77,7 @@ describe('trainConfigOf', () => {
   it('the page’s default run is the crate’s default config, field for field', async () => {
     const wasm = await crate();
     const defaults = wasm.defaultConfig() as Complete<TrainConfig>;
-    expect(defaults).toEqual(DEFAULTS);
+    expect(defaults).toEqual({ ...DEFAULTS, activation: { name: 'relu', formula: 'where(x > 0, x, 0)', params: {} } });
     expect(wasm.fullConfig(trainConfigOf(DEFAULT_RUN, 'relu', defaults))).toEqual(defaults);
   });
 
@@ -67,6 +89,14 @@ describe('trainConfigOf', () => {
       bias_init: 'fan_in_uniform',
       optimizer: { kind: 'sgd', learning_rate: 0.01, momentum: 0.9 },
     });
+  });
+
+  it('gives a custom activation to the crate as its formula', async () => {
+    const cfg = { ...DEFAULT_RUN, activations: ['mine'], custom: { mine: { formula: 'a * x', params: { a: 2 } } } };
+    const c = trainConfigOf(cfg, 'mine', DEFAULTS);
+    expect(c.activation).toEqual({ name: 'mine', formula: 'a * x', params: { a: 2 } });
+    const wasm = await crate();
+    expect(wasm.fullConfig(c).activation).toEqual({ name: 'mine', formula: 'a * x', params: { a: 2 } });
   });
 
   it('pairs lecun_uniform with zero biases and builds Adam', () => {

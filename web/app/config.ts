@@ -1,10 +1,19 @@
 // The run settings the form edits: defaults, validation with a message per field, and the
 // crate's TrainConfig for one activation. Pure, unit-tested (config.test.ts also holds the
 // defaults to the crate's `defaultConfig()`).
-import { ACTIVATIONS, type Activation, type Complete, type TrainConfig } from '../sdk/types.js';
+import { ACTIVATIONS, BUILTINS, type Activation, type Complete, type TrainConfig } from '../sdk/types.js';
+
+/** An activation of a run, by its name (unique in the run): a built-in's, or one of the user's. */
+export type ActivationName = string;
+
+/** A formula and its parameters (the crate's grammar; `ActivationCheck` says what is wrong). */
+export interface ActivationDef { formula: string; params: Record<string, number> }
 
 export interface RunConfig {
-  activations: Activation[];
+  activations: ActivationName[];
+  /** By name, every activation of the run that is not a built-in with its default parameters:
+   * the user's formulas and built-ins with edited parameters (absent in runs saved before). */
+  custom?: Record<ActivationName, ActivationDef>;
   epochs: number;
   /** Early stopping: stop after this many epochs without a better validation accuracy. */
   patience: number;
@@ -21,6 +30,7 @@ export interface RunConfig {
 /** The tutorial's setup, with fewer epochs so a first run finishes in minutes on a laptop GPU. */
 export const DEFAULT_RUN: RunConfig = {
   activations: [...ACTIVATIONS],
+  custom: {},
   epochs: 5,
   patience: 7,
   batchSize: 256,
@@ -32,8 +42,44 @@ export const DEFAULT_RUN: RunConfig = {
   limit: 50000,
 };
 
-/** The form's fields as strings (what `FormData` gives), activations as a list. */
-export type FormValues = Partial<Record<Exclude<keyof RunConfig, 'activations'>, string>> & { activations?: string[] };
+/** The form's fields as strings (what `FormData` gives), activations as a list and the custom
+ * ones' definitions as `encodeDef` strings (also how the URL carries them: `fn=...`). */
+export type FormValues = Partial<Record<Exclude<keyof RunConfig, 'activations' | 'custom'>, string>>
+  & { activations?: string[]; custom?: string[] };
+
+/** The built-ins' names, in the crate's table order. */
+export const BUILTIN_NAMES: readonly string[] = BUILTINS.map((b) => b.name);
+
+/** `name:formula;p=v;...` (a formula has no `;`, a name no `:`): one activation as text. */
+export function encodeDef(name: ActivationName, d: ActivationDef): string {
+  return [`${name}:${d.formula}`, ...Object.entries(d.params).map(([k, v]) => `${k}=${v}`)].join(';');
+}
+
+/** `encodeDef`'s inverse, or a message saying what is wrong. */
+export function decodeDef(text: string): { name: ActivationName; def: ActivationDef } | string {
+  const colon = text.indexOf(':');
+  if (colon < 1) return `"${text}" is not name:formula`;
+  const [formula, ...ps] = text.slice(colon + 1).split(';');
+  const params: Record<string, number> = {};
+  for (const p of ps) {
+    const [k, v] = p.split('=');
+    const value = Number(v);
+    if (!k || v === undefined || v.trim() === '' || !Number.isFinite(value)) return `parameter "${p}" is not name=number`;
+    params[k.trim()] = value;
+  }
+  return { name: text.slice(0, colon).trim(), def: { formula: formula!.trim(), params } };
+}
+
+/** What the crate takes for activation `name` of the run: a built-in by name, or its formula. */
+export function activationOf(c: RunConfig, name: ActivationName): Activation {
+  const d = c.custom?.[name];
+  return d ? { name, formula: d.formula, params: { ...d.params } } : name as Activation;
+}
+
+/** Whether `name` is a built-in with its default parameters in `c` (the published values apply). */
+export function isPlainBuiltin(c: Pick<RunConfig, 'custom'>, name: ActivationName): boolean {
+  return BUILTIN_NAMES.includes(name) && !c.custom?.[name];
+}
 
 export type Parsed = { ok: true; config: RunConfig } | { ok: false; errors: Partial<Record<keyof RunConfig, string>> };
 
@@ -53,8 +99,17 @@ export function parseRunConfig(v: FormValues): Parsed {
     errors[k] = r;
     return undefined;
   };
-  const activations = (v.activations ?? []).filter((a): a is Activation => (ACTIVATIONS as readonly string[]).includes(a));
+  const custom: Record<ActivationName, ActivationDef> = {};
+  for (const text of v.custom ?? []) {
+    const d = decodeDef(text);
+    if (typeof d === 'string') errors.custom = `Custom activation: ${d}`;
+    else custom[d.name] = d.def;
+  }
+  const activations = [...new Set(v.activations ?? [])].filter((a) => BUILTIN_NAMES.includes(a) || custom[a]);
   if (activations.length === 0) errors.activations = 'choose at least one activation function';
+  if (activations.length > 64) errors.activations = 'at most 64 activation functions in one run';
+  // Only the chosen ones' definitions are the run's.
+  for (const name of Object.keys(custom)) if (!activations.includes(name)) delete custom[name];
   const epochs = take('epochs', integer(v.epochs, 1, 50, 'Epochs'));
   const patience = take('patience', integer(v.patience, 1, 50, 'Patience'));
   const batchSize = take('batchSize', integer(v.batchSize, 1, 4096, 'Batch size'));
@@ -78,7 +133,7 @@ export function parseRunConfig(v: FormValues): Parsed {
   if (Object.keys(errors).length > 0) return { ok: false, errors };
   return {
     ok: true,
-    config: { activations, epochs: epochs!, patience: patience!, batchSize: batchSize!, learningRate: learningRate!,
+    config: { activations, custom, epochs: epochs!, patience: patience!, batchSize: batchSize!, learningRate: learningRate!,
       hidden: hidden!, init: init!, optimizer: optimizer!, seed: seed!, limit: limit! },
   };
 }
@@ -86,7 +141,7 @@ export function parseRunConfig(v: FormValues): Parsed {
 /** The form values that show `c` (the inverse of `parseRunConfig`). */
 export function formValuesOf(c: RunConfig): Required<FormValues> {
   return {
-    activations: [...c.activations], epochs: String(c.epochs), patience: String(c.patience),
+    activations: [...c.activations], custom: Object.entries(c.custom ?? {}).map(([n, d]) => encodeDef(n, d)), epochs: String(c.epochs), patience: String(c.patience),
     batchSize: String(c.batchSize), learningRate: String(c.learningRate), hidden: c.hidden.join(', '),
     init: c.init, optimizer: c.optimizer, seed: String(c.seed), limit: String(c.limit),
   };
@@ -96,14 +151,27 @@ export function formValuesOf(c: RunConfig): Required<FormValues> {
  * The crate's configuration for one activation of a run: what the form sets, over the crate's
  * defaults (`defaultConfig()`: the input and output sizes, SGD's momentum).
  */
-export function trainConfigOf(c: RunConfig, activation: Activation, defaults: Complete<TrainConfig>): TrainConfig {
+export function trainConfigOf(c: RunConfig, activation: ActivationName, defaults: Complete<TrainConfig>): TrainConfig {
   const sgd = defaults.optimizer.kind === 'sgd' ? defaults.optimizer : { kind: 'sgd' as const, learning_rate: c.learningRate, momentum: 0.9 };
   return {
     mlp: { ...defaults.mlp, hidden: c.hidden },
-    activation,
+    activation: activationOf(c, activation),
     kernel_init: { kind: c.init },
     // PyTorch's default draws biases like kernels; Flax's lecun_uniform goes with zero biases.
     bias_init: c.init === 'torch_default' ? 'fan_in_uniform' : 'zeros',
     optimizer: c.optimizer === 'sgd' ? { ...sgd, learning_rate: c.learningRate } : { kind: 'adam', learning_rate: c.learningRate },
   };
+}
+
+/** The query string that opens the form as `c` (`keep`'s other parameters, `?data=` say, stay). */
+export function queryOf(c: RunConfig, keep: URLSearchParams = new URLSearchParams()): string {
+  const q = new URLSearchParams(keep);
+  const v = formValuesOf(c);
+  for (const [k, val] of Object.entries(v)) {
+    if (k === 'custom') continue;
+    q.set(k, Array.isArray(val) ? val.join(',') : val);
+  }
+  q.delete('fn');
+  for (const d of v.custom) q.append('fn', d);
+  return q.toString();
 }

@@ -3,9 +3,9 @@
 // uploaded bytes; a chunk of steps is one submit, and its losses one readback.
 import {
   compileStack, defaultConfig, foldIn, gpu as gpuApi, initStack, readStackMetrics, stackEvalSteps, stackFromCheckpoints, stackTrainSteps,
-  type Activation, type Api, type Gpu, type Key, type StackData, type StackEpoch, type StackProgram, type StackState,
+  type Api, type Gpu, type Key, type StackData, type StackEpoch, type StackProgram, type StackState,
 } from '../sdk/index.js';
-import { trainConfigOf, type RunConfig } from './config.js';
+import { trainConfigOf, type ActivationName, type RunConfig } from './config.js';
 import type { Engine } from './trainer.js';
 
 /** The splits of a run, uploaded once for compiled steps. */
@@ -22,7 +22,7 @@ export function runKeys(api: Pick<Api, 'key' | 'split'>, seed: number): RunKeys 
 }
 
 /** A stack of `activations`, freshly initialised or continuing from their checkpoint `files`. */
-export function openStack(gpu: Gpu, splits: StackSplits, cfg: RunConfig, activations: readonly Activation[], files?: Uint8Array[]): Engine {
+export function openStack(gpu: Gpu, splits: StackSplits, cfg: RunConfig, activations: readonly ActivationName[], files?: Uint8Array[]): Engine {
   const keys = runKeys(gpuApi, cfg.seed);
   const program = compileStack(gpu, activations.map((a) => trainConfigOf(cfg, a, defaultConfig())), cfg.batchSize);
   try {
@@ -40,7 +40,7 @@ class StackEngine implements Engine {
 
   constructor(
     private readonly gpu: Gpu, private readonly splits: StackSplits, private readonly cfg: RunConfig, private readonly keys: RunKeys,
-    readonly activations: readonly Activation[], private readonly program: StackProgram, private state: StackState,
+    readonly activations: readonly ActivationName[], private readonly program: StackProgram, private state: StackState,
   ) {
     this.stepsPerEpoch = Math.floor(splits.train.len / cfg.batchSize);
   }

@@ -5,10 +5,10 @@
 // (the CPU module: the Burn path, model by model). The training loop itself is app/trainer.ts.
 import {
   Gpu, deviceLost, exportFlax, gpu as gpuApi, hasWebGpu, load, loadCpu, range,
-  type Activation, type Api, type ByteCache, type Device, type DeviceData, type DeviceSplit, type TrainState,
+  type Api, type ByteCache, type Device, type DeviceData, type DeviceSplit, type TrainState,
 } from '../sdk/index.js';
 import { computeAnalyses } from './analyses.js';
-import { trainConfigOf, type RunConfig } from './config.js';
+import { activationOf, trainConfigOf, type ActivationName, type RunConfig } from './config.js';
 import { openStack, runKeys, type StackSplits } from './engine.js';
 import { openModels, type ModelSplits } from './models.js';
 import { describe } from './progress.js';
@@ -16,6 +16,9 @@ import { WorkerFailure, cpuPool, type CpuPool } from './pool.js';
 import { LONG_COMMANDS, NO_WEBGPU_HERE, emptyRecord, type Command, type TrainerEvent } from './protocol.js';
 import { parseProgress, type ResumePoint, type RunStore, type SavedRun } from './runs.js';
 import { resumeFrom, trainRun, type Checkpoint, type Start } from './trainer.js';
+
+/** Where the editor plots a formula: [-5, 5], the analyses' range. */
+const PREVIEW_XS = Array.from({ length: 201 }, (_, i) => (i - 100) / 20);
 
 export interface HostDeps {
   emit(event: TrainerEvent): void;
@@ -44,9 +47,9 @@ export function createHost(deps: HostDeps): { handle(cmd: Command): void } {
   let lost = false;
   /** The run in progress or last trained; its results' checkpoints. */
   let run: SavedRun | undefined;
-  let best = new Map<Activation, Uint8Array>();
-  let latest = new Map<Activation, Checkpoint>();
-  const restored = new Map<Activation, TrainState>();
+  let best = new Map<ActivationName, Uint8Array>();
+  let latest = new Map<ActivationName, Checkpoint>();
+  const restored = new Map<ActivationName, TrainState>();
   /** The last resume point of each run, also where there is no IndexedDB. */
   const points = new Map<string, ResumePoint>();
   const store: RunStore | undefined = deps.store && {
@@ -90,7 +93,7 @@ export function createHost(deps: HostDeps): { handle(cmd: Command): void } {
 
   /** The CPU's engine: on the pool, or on this thread for good where its workers cannot start
    * (workers that cannot start workers); any other error (a bad checkpoint) is the run's. */
-  const openCpu = async (api: Api, o: OnDevice, cfg: RunConfig, activations: readonly Activation[], files?: Uint8Array[]) => {
+  const openCpu = async (api: Api, o: OnDevice, cfg: RunConfig, activations: readonly ActivationName[], files?: Uint8Array[]) => {
     if (pool) {
       try {
         return await pool.open(dataUrl, cfg, activations, files);
@@ -105,7 +108,7 @@ export function createHost(deps: HostDeps): { handle(cmd: Command): void } {
   };
 
   /** An activation's best model on the Burn path (samples, Flax export, analyses). */
-  const bestModel = (a: Activation): TrainState => {
+  const bestModel = (a: ActivationName): TrainState => {
     const have = restored.get(a);
     if (have) return have;
     const state = need(where).api.restoreCheckpoint(device(), need(best.get(a), `${a} has no trained model yet`)).state;
@@ -120,7 +123,7 @@ export function createHost(deps: HostDeps): { handle(cmd: Command): void } {
     latest = new Map();
   };
 
-  const train = async (start: Start, activations: readonly Activation[], files?: Uint8Array[]) => {
+  const train = async (start: Start, activations: readonly ActivationName[], files?: Uint8Array[]) => {
     const cfg = start.run.config;
     run = start.run;
     forget(true);
@@ -133,7 +136,7 @@ export function createHost(deps: HostDeps): { handle(cmd: Command): void } {
       ? openStack(gpu, o.stack, cfg, activations, files)
       : await openCpu(api, o, cfg, activations, files);
     // The page shows the first finished model's test images: sent before `done`.
-    let first: Activation | undefined;
+    let first: ActivationName | undefined;
     const out = await trainRun(engine, start, {
       emit: (e) => {
         if (e.type === 'model') first ??= e.activation;
@@ -146,7 +149,7 @@ export function createHost(deps: HostDeps): { handle(cmd: Command): void } {
     if (first && !lost) await samples(first);
   };
 
-  const samples = async (a: Activation) => {
+  const samples = async (a: ActivationName) => {
     const o = splits(need(run).config.limit);
     const idx = range(0, Math.min(16, o.data.len('test')));
     const batch = o.data.batch(device(), 'test', idx);
@@ -197,7 +200,7 @@ export function createHost(deps: HostDeps): { handle(cmd: Command): void } {
     const batch = train.range(0, Math.min(256, train.len));
     try {
       const result = await computeAnalyses({
-        api, device: device(), activations: cfg.activations, configOf: (a) => trainConfigOf(cfg, a, api.defaultConfig()), initKey: runKeys(api, cfg.seed).init,
+        api, device: device(), activations: cfg.activations, specOf: (a) => activationOf(cfg, a), configOf: (a) => trainConfigOf(cfg, a, api.defaultConfig()), initKey: runKeys(api, cfg.seed).init,
         batch, train, trained: new Map(cfg.activations.filter((a) => best.has(a)).map((a) => [a, bestModel(a)])),
         onProgress: (m) => status(m, null),
       });
@@ -261,6 +264,17 @@ export function createHost(deps: HostDeps): { handle(cmd: Command): void } {
     },
     loseDevice: () => need(where?.gpu, 'the CPU cannot be lost').destroy(),
     samples: (cmd: Extract<Command, { type: 'samples' }>) => samples(cmd.activation),
+    preview: (cmd: Extract<Command, { type: 'preview' }>) => {
+      const api = where?.api;
+      const xs = PREVIEW_XS;
+      if (!api) {
+        const check = { ok: false, name: null, formula: null, params: null, derivative: null, builtin: null, warning: null, column: null, error: 'the module is still loading' };
+        return emit({ type: 'preview', id: cmd.id, check, xs: [], f: [], df: [] });
+      }
+      const check = api.checkActivation(cmd.activation);
+      const v = check.ok ? api.activationValues(cmd.activation, Float64Array.from(xs)) : undefined;
+      emit({ type: 'preview', id: cmd.id, check, xs: v ? xs : [], f: v ? [...v.f] : [], df: v ? [...v.df] : [] });
+    },
     checkpoint: (cmd: Extract<Command, { type: 'checkpoint' }>) => {
       const c = need(latest.get(cmd.activation), `${cmd.activation} has no completed epoch to save`);
       const name = `actlab-${cmd.activation}-seed${c.progress.config.seed}-epoch${c.progress.epochsDone}.actlab`;

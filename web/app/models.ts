@@ -3,8 +3,8 @@
 // the same order and starts from the same key as in a stack, so a run gives the same curves
 // on either device (to float rounding).
 import type { Api, Device } from '../sdk/api.js';
-import type { Activation, DeviceSplit, Epoch, TrainState } from '../sdk/index.js';
-import { trainConfigOf, type RunConfig } from './config.js';
+import type { DeviceSplit, Epoch, TrainState } from '../sdk/index.js';
+import { trainConfigOf, type ActivationName, type RunConfig } from './config.js';
 import { runKeys, type RunKeys } from './engine.js';
 import type { Engine } from './trainer.js';
 
@@ -12,7 +12,7 @@ import type { Engine } from './trainer.js';
 export interface ModelSplits { train: DeviceSplit; val: DeviceSplit; test: DeviceSplit }
 
 /** The models of `activations`, freshly initialised or continuing from their checkpoint `files`. */
-export function openModels(api: Api, device: Device, splits: ModelSplits, cfg: RunConfig, activations: readonly Activation[], files?: Uint8Array[]): Engine {
+export function openModels(api: Api, device: Device, splits: ModelSplits, cfg: RunConfig, activations: readonly ActivationName[], files?: Uint8Array[]): Engine {
   const keys = runKeys(api, cfg.seed);
   const states: TrainState[] = [];
   try {
@@ -36,7 +36,7 @@ class ModelsEngine implements Engine {
 
   constructor(
     private readonly api: Api, private readonly device: Device, private readonly splits: ModelSplits, private readonly cfg: RunConfig,
-    private readonly keys: RunKeys, readonly activations: readonly Activation[], private readonly states: TrainState[],
+    private readonly keys: RunKeys, readonly activations: readonly ActivationName[], private readonly states: TrainState[],
   ) {
     this.stepsPerEpoch = Math.floor(splits.train.len / cfg.batchSize);
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Activation } from '../sdk/types.js';
+import type { ActivationName as Activation } from './config.js';
 import { DEFAULT_RUN } from './config.js';
 import { CpuPool, WorkerFailure, type PoolReply, type PoolRequest } from './pool.js';
 

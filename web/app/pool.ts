@@ -3,15 +3,14 @@
 // training its share on the same batches from the same keys, so the curves are those of one
 // worker training them all (app/models.ts), only sooner. No shared memory, so no cross-origin
 // isolation is needed. The pool is the `Engine` app/trainer.ts drives.
-import type { Activation } from '../sdk/index.js';
-import type { RunConfig } from './config.js';
+import type { ActivationName, RunConfig } from './config.js';
 import type { Engine } from './trainer.js';
 
 /** What a worker of the pool is asked (one at a time, in order). */
 export type PoolRequest =
   /** Load the CPU module and the data (from the browser's cache where the page stored it),
    * then open `activations`, fresh or from their checkpoint `files`; replies stepsPerEpoch. */
-  | { op: 'open'; dataUrl: string; cfg: RunConfig; activations: Activation[]; files?: Uint8Array[] }
+  | { op: 'open'; dataUrl: string; cfg: RunConfig; activations: ActivationName[]; files?: Uint8Array[] }
   | { op: 'train'; epoch: number; from: number; n: number }
   | { op: 'evaluate' }
   | { op: 'checkpoint'; k: number; meta: string }
@@ -62,7 +61,7 @@ export class CpuPool {
   constructor(readonly size: number, private readonly spawn: () => Worker) {}
 
   /** An engine for `activations` on the pool (each worker's earlier models are freed first). */
-  async open(dataUrl: string, cfg: RunConfig, activations: readonly Activation[], files?: Uint8Array[]): Promise<Engine> {
+  async open(dataUrl: string, cfg: RunConfig, activations: readonly ActivationName[], files?: Uint8Array[]): Promise<Engine> {
     const w = Math.max(1, Math.min(this.size, activations.length));
     while (this.members.length < w) {
       try {
@@ -89,7 +88,7 @@ export class CpuPool {
 class PoolEngine implements Engine {
   constructor(
     private readonly pool: CpuPool, private readonly members: Member[], private readonly parts: number[][],
-    private readonly dataUrl: string, private readonly cfg: RunConfig, readonly activations: readonly Activation[],
+    private readonly dataUrl: string, private readonly cfg: RunConfig, readonly activations: readonly ActivationName[],
     readonly stepsPerEpoch: number,
   ) {}
 

@@ -2,13 +2,13 @@
 // are plain, structured-cloneable objects, so the same messages go through a Worker's
 // postMessage or a direct call (tests, the same-thread fallback). `applyEvent` is how the page
 // keeps its copy of the run from the events alone. Pure, unit-tested.
-import type { Activation } from '../sdk/types.js';
-import type { RunConfig } from './config.js';
+import type { Activation, ActivationCheck } from '../sdk/types.js';
+import type { ActivationName, RunConfig } from './config.js';
 import type { RunRecord, SavedRun } from './runs.js';
 
 /** What the analyses computed, binned for the charts (see app/analyses.ts). */
 export interface AnalysisData {
-  activations: Activation[];
+  activations: ActivationName[];
   xs: number[];
   /** f(x) and f'(x) per activation. */
   curves: { f: number[]; df: number[] }[];
@@ -37,13 +37,15 @@ export type Command =
   | { type: 'continue'; bytes: Uint8Array; epochs: number }
   | { type: 'stop' }
   | { type: 'analyse'; config: RunConfig }
-  | { type: 'samples'; activation: Activation }
+  | { type: 'samples'; activation: ActivationName }
   /** The last completed epoch's checkpoint file of an activation. */
-  | { type: 'checkpoint'; activation: Activation }
+  | { type: 'checkpoint'; activation: ActivationName }
   /** The best model of an activation as Flax's `to_bytes` writes it. */
-  | { type: 'exportFlax'; activation: Activation }
+  | { type: 'exportFlax'; activation: ActivationName }
   /** After a lost device: a new one, and the unfinished run resumed on it. */
   | { type: 'recover' }
+  /** Checks an activation as it is typed; the `preview` event of the same `id` answers. */
+  | { type: 'preview'; id: number; activation: Activation }
   /** For tests: destroys the device, as a driver reset would lose it. */
   | { type: 'loseDevice' };
 
@@ -64,20 +66,22 @@ export type TrainerEvent =
   /** A run starts, resumes or ends: its config and every record as they are now. */
   | { type: 'run'; run: SavedRun }
   /** Losses of an activation, the first at index `at` of its curve. */
-  | { type: 'losses'; activation: Activation; at: number; values: number[] }
+  | { type: 'losses'; activation: ActivationName; at: number; values: number[] }
   /** An activation's record after an epoch (every field but the losses). */
-  | { type: 'epoch'; activation: Activation; record: Omit<RunRecord, 'losses' | 'activation'> }
+  | { type: 'epoch'; activation: ActivationName; record: Omit<RunRecord, 'losses' | 'activation'> }
   /** An activation's best model is ready (samples, Flax export, analyses). */
-  | { type: 'model'; activation: Activation }
-  | { type: 'samples'; activation: Activation; pixels: Uint8Array; labels: Uint8Array; predicted: Uint32Array }
+  | { type: 'model'; activation: ActivationName }
+  | { type: 'samples'; activation: ActivationName; pixels: Uint8Array; labels: Uint8Array; predicted: Uint32Array }
   | { type: 'analyses'; data: AnalysisData }
+  /** A checked activation and, if it parses, f and f' on `xs` (the scalar evaluator, float64). */
+  | { type: 'preview'; id: number; check: ActivationCheck; xs: number[]; f: number[]; df: number[] }
   | { type: 'file'; name: string; bytes: Uint8Array; mime: string }
   | { type: 'lost'; reason: string; message: string; resumable: boolean }
   /** A long command ended: `error` says why it failed, `stopped` whether the user stopped it. */
   | { type: 'done'; command: Command['type']; error?: string; stopped?: boolean };
 
 /** An empty record for an activation about to train. */
-export function emptyRecord(activation: Activation): RunRecord {
+export function emptyRecord(activation: ActivationName): RunRecord {
   return { activation, losses: [], valAccuracy: [], testAccuracyByEpoch: [], testAccuracy: null, msPerEpoch: [], stoppedEarly: false, divergedAt: null };
 }
 

@@ -2,12 +2,11 @@
 // (via idb-keyval), plus the checkpoint of its last completed epoch while it is unfinished, so
 // an interrupted run (reload, crash, lost GPU) resumes where it was. No IndexedDB: no store.
 import { clear as clearStore, createStore, del, entries, get, set } from 'idb-keyval';
-import type { Activation } from '../sdk/index.js';
-import type { RunConfig } from './config.js';
+import type { ActivationName, RunConfig } from './config.js';
 
 /** What one activation's run produced; also what "Download results" saves. */
 export interface RunRecord {
-  activation: Activation;
+  activation: ActivationName;
   losses: number[];
   valAccuracy: number[];
   /** Test accuracy after each epoch: the best epoch's (by validation) is `testAccuracy`. */
@@ -36,7 +35,7 @@ export interface SavedRun {
 export interface Progress {
   app: 'actlab';
   config: RunConfig;
-  activation: Activation;
+  activation: ActivationName;
   epochsDone: number;
   record: RunRecord;
 }

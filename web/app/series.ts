@@ -20,6 +20,9 @@ export function smooth(values: readonly number[], weight: number): number[] {
 export interface Line {
   label: string;
   ys: readonly number[];
+  /** The line's colour (default: its activation's) and dash pattern. */
+  colour?: string;
+  dash?: number[];
 }
 
 /**

@@ -1,7 +1,7 @@
 // The training loop without a DOM or a GPU: a fake engine whose losses and accuracies are
 // scripted per activation and epoch, and an in-memory run store.
 import { describe, expect, it } from 'vitest';
-import type { Activation } from '../sdk/types.js';
+import type { ActivationName as Activation } from './config.js';
 import { DEFAULT_RUN, type RunConfig } from './config.js';
 import { emptyRecord, type TrainerEvent } from './protocol.js';
 import type { ResumePoint, RunStore, SavedRun } from './runs.js';

@@ -2,7 +2,7 @@
 // models that step together: app/engine.ts on the wasm crate, or a fake in the unit tests)
 // epoch by epoch, with early stopping and divergence per activation, resume points and the stop
 // button, and reports everything as events (app/protocol.ts). It is given its run store.
-import type { Activation } from '../sdk/types.js';
+import type { ActivationName } from './config.js';
 import type { TrainerEvent } from './protocol.js';
 import type { Progress, ResumePoint, RunRecord, RunStore, SavedRun } from './runs.js';
 import { earlyStopping, formatDuration, throughput } from './series.js';
@@ -10,7 +10,7 @@ import { earlyStopping, formatDuration, throughput } from './series.js';
 /** A stack of models of one run that train in lockstep on the same batches. */
 export interface Engine {
   /** The models of the stack, in order. */
-  readonly activations: readonly Activation[];
+  readonly activations: readonly ActivationName[];
   readonly stepsPerEpoch: number;
   /** Submits steps `from .. from + n` of `epoch`; resolves with their losses, `[step][model]`. */
   train(epoch: number, from: number, n: number): Promise<number[][]>;
@@ -31,8 +31,8 @@ export interface Start {
   run: SavedRun;
   epochsDone: number;
   /** The best epoch's checkpoint of each activation in the engine, if it has one. */
-  best: Map<Activation, Uint8Array>;
-  latest: Map<Activation, Checkpoint>;
+  best: Map<ActivationName, Uint8Array>;
+  latest: Map<ActivationName, Checkpoint>;
 }
 
 export interface LoopDeps {
@@ -49,18 +49,18 @@ export interface LoopDeps {
 export interface Outcome {
   stopped: boolean;
   steps: number;
-  best: Map<Activation, Uint8Array>;
-  latest: Map<Activation, Checkpoint>;
+  best: Map<ActivationName, Uint8Array>;
+  latest: Map<ActivationName, Checkpoint>;
 }
 
 const MAX_CHUNK = 64;
 
 /** How a stored run goes on from its resume point: the activations still training, from their
  * latest checkpoints (`files`), with every record as it was at that point. */
-export function resumeFrom(saved: SavedRun, point: ResumePoint): { start: Start; activations: Activation[]; files: Uint8Array[] } {
+export function resumeFrom(saved: SavedRun, point: ResumePoint): { start: Start; activations: ActivationName[]; files: Uint8Array[] } {
   const cfg = saved.config;
   const activations = cfg.activations.filter((a) => point.latest[a]);
-  const record = (a: Activation) => point.records.find((r) => r.activation === a)!;
+  const record = (a: ActivationName) => point.records.find((r) => r.activation === a)!;
   return {
     start: {
       run: { ...saved, runs: structuredClone(point.records), finished: false },
@@ -85,7 +85,7 @@ function summary(r: RunRecord): Omit<RunRecord, 'losses' | 'activation'> {
 export async function trainRun(engine: Engine, start: Start, deps: LoopDeps): Promise<Outcome> {
   const { run } = start;
   const cfg = run.config;
-  const record = (a: Activation) => run.runs.find((r) => r.activation === a)!;
+  const record = (a: ActivationName) => run.runs.find((r) => r.activation === a)!;
   const best = new Map(start.best);
   const latest = new Map(start.latest);
   const resumeEvery = deps.resumeEveryMs ?? 10_000;
@@ -161,7 +161,7 @@ export async function trainRun(engine: Engine, start: Start, deps: LoopDeps): Pr
   };
 
   /** The activation is done: its best epoch's test accuracy goes in the table. */
-  const finish = (a: Activation) => {
+  const finish = (a: ActivationName) => {
     const r = record(a);
     const es = earlyStopping(r.valAccuracy, cfg.patience);
     r.testAccuracy = r.valAccuracy.length > 0 ? r.testAccuracyByEpoch[es.best] ?? null : r.testAccuracy;

@@ -6,7 +6,7 @@
 import type * as GpuWasm from '../../pkg/actlab.js';
 import type * as CpuWasm from '../../pkg/cpu/actlab_cpu.js';
 import { cacheFashionFiles, loadFashionFiles, type LoadOptions } from './loader.js';
-import type { Activation, Complete, Key, MetricValues, TrainConfig } from './types.js';
+import type { Activation, ActivationCheck, Complete, Key, MetricValues, TrainConfig } from './types.js';
 
 /** A device of either module: a `Gpu` (page's module) or a `Cpu` (CPU module). */
 export type Device = GpuWasm.Gpu | CpuWasm.Cpu;
@@ -110,10 +110,26 @@ export function bind(wasm: Wasm, kind: 'gpu' | 'cpu') {
       }
     },
 
-    /** `f(x)` and `f'(x)` (autodiff) of an activation function at every `x`. */
+    /** `f(x)` and `f'(x)` of an activation at every `x`, on the device as training computes them. */
     async activationCurve(device: Device, activation: Activation, xs: Float32Array): Promise<{ f: Float32Array; df: Float32Array }> {
       const [f, df] = await arrays(wasm.activationCurve(dev(device), activation, xs));
       return { f: f!, df: df! };
+    },
+    /**
+     * Checks an activation (a built-in's name, or `{ name?, formula, params? }`) without throwing:
+     * its derivative as a formula and a warning where it is not finite, or the error and the
+     * column it points at. Cheap: for every keystroke of an editor.
+     */
+    checkActivation(activation: Activation): ActivationCheck {
+      return wasm.checkActivation(activation);
+    },
+    /** `f(x)` and `f'(x)` in float64 from the formula itself (for plots); throws for a bad one. */
+    activationValues(activation: Activation, xs: Float64Array): { f: Float64Array; df: Float64Array } {
+      return wasm.activationValues(activation, xs);
+    },
+    /** The formula language, in one sentence. */
+    activationGrammar(): string {
+      return wasm.activationGrammar();
     },
     /** Gradient flow: `|dLoss/dKernel|` of each layer on `batch` (flattened kernels). */
     gradientMagnitudes(state: GpuWasm.TrainState, batch: GpuWasm.Batch): Promise<Float32Array[]> {

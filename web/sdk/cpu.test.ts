@@ -88,7 +88,7 @@ describe('the CPU module', () => {
     expect(losses.at(-1)!).toBeLessThan(losses[0]! / 2);
   });
 
-  it('narrowing the models on the Burn path goes on with the kept ones as they were', async () => {
+  it('narrowing the models on the Burn path goes on with the kept ones as they were', { timeout: 60_000 }, async () => {
     const api = bind(cpu as unknown as Wasm, 'cpu');
     const device = await api.createDevice();
     const data = tellingData(10_064); // the split keeps 10,000 for validation: 64 to train on
@@ -105,5 +105,38 @@ describe('the CPU module', () => {
     expect((await narrowed.evaluate()).val).toEqual((await alone.evaluate()).val);
     narrowed.free();
     alone.free();
+  });
+});
+
+describe('activations in the CPU module', () => {
+  // The same file as the crate's native test (or ACTLAB_ACTIVATIONS_SPEC: any file of its schema).
+  const file = process.env.ACTLAB_ACTIVATIONS_SPEC ?? new URL('../../../shared/spec/jax_activations.json', import.meta.url);
+  interface Entry { name: string; formula: string; params: Record<string, number>; f: number[]; df: number[] }
+  const s = JSON.parse(readFileSync(file, 'utf8')) as { x: number[]; tolerance_f32: { atol: number; rtol: number }; activations: Entry[]; invalid: string[] };
+  const bad = (got: ArrayLike<number>, want: number[]) => want.filter((w, i) => !(Math.abs(got[i]! - w) <= s.tolerance_f32.atol + s.tolerance_f32.rtol * Math.abs(w))).length;
+
+  it('computes every formula of the spec and its derivative as JAX does, on Flex and in the scalar evaluator', async () => {
+    const api = bind(cpu as unknown as Wasm, 'cpu');
+    const device = await api.createDevice();
+    const xs = Float32Array.from(s.x);
+    for (const e of s.activations) {
+      const spec = { name: e.name, formula: e.formula, params: e.params };
+      const check = api.checkActivation(spec);
+      expect(check.ok, `${e.name}: ${check.error}`).toBe(true);
+      const flex = await api.activationCurve(device, spec, xs);
+      const scalar = api.activationValues(spec, Float64Array.from(s.x));
+      expect([bad(flex.f, e.f), bad(flex.df, e.df), bad(scalar.f, e.f), bad(scalar.df, e.df)], e.name).toEqual([0, 0, 0, 0]);
+    }
+  });
+
+  it('refuses every invalid formula with its column', () => {
+    const api = bind(cpu as unknown as Wasm, 'cpu');
+    for (const src of s.invalid) {
+      const check = api.checkActivation({ formula: src });
+      expect(check.ok, src).toBe(false);
+      expect(check.column, src).toBeGreaterThanOrEqual(1);
+      expect(check.error, src).toMatch(new RegExp(`column ${check.column}: expected`));
+    }
+    expect(() => api.activationValues({ formula: 'x +' }, Float64Array.of(0))).toThrow(/column 4/);
   });
 });

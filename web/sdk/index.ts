@@ -4,7 +4,7 @@
 // output resolves both here and in an installed package.
 import initWasm, * as wasm from '../../pkg/actlab.js';
 import { bind, type Api, type Wasm } from './api.js';
-import type { DeviceLoss, Key, MetricValues, TrainConfig } from './types.js';
+import type { Activation, DeviceLoss, Key, MetricValues, TrainConfig } from './types.js';
 
 export { Gpu, FashionData, DeviceSplit, Epoch, Batch, TrainState, Restored, key, split, foldIn, permutation } from '../../pkg/actlab.js';
 export type { Cpu } from '../../pkg/cpu/actlab_cpu.js';
@@ -42,7 +42,7 @@ export const gpu: Api = bind(wasm, 'gpu');
 
 export const {
   defaultConfig, fullConfig, init, readMetrics, trainStep, evalStep, predict, loadFashionMnist, restoreCheckpoint,
-  activationCurve, gradientMagnitudes, hiddenActivations, deadFractions,
+  activationCurve, gradientMagnitudes, hiddenActivations, deadFractions, checkActivation, activationValues, activationGrammar,
 } = gpu;
 
 let cpuReady: Promise<Api> | undefined;
@@ -156,6 +156,15 @@ export function stackFromCheckpoints(program: wasm.StackProgram, files: Uint8Arr
 /** Reads many steps' metrics with one GPU readback: `[step][model]`. */
 export function readStackMetrics(pending: PendingStackMetrics[]): Promise<MetricValues[][]> {
   return wasm.readStackMetrics(pending);
+}
+
+/**
+ * `f(x)` and `f'(x)` of each activation at every `x` as the compiled stack's own WGSL computes
+ * them (the code its train step runs), on `gpu`.
+ */
+export async function stackActivationCurves(gpu: wasm.Gpu, activations: Activation[], xs: Float32Array): Promise<{ f: Float32Array; df: Float32Array }[]> {
+  const flat = await wasm.stackActivationCurves(gpu, activations, xs);
+  return activations.map((_, k) => ({ f: flat[2 * k]!, df: flat[2 * k + 1]! }));
 }
 
 /** Every model's predicted classes on `batch`, one `Uint32Array` per model. */

@@ -5,13 +5,26 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { aligned, type Line } from '../app/series.js';
 
-/** Okabe–Ito colours: distinguishable with colour-vision deficiencies, dark enough on white. */
+/** Okabe–Ito colours for the tutorial's six: distinguishable with colour-vision deficiencies,
+ * dark enough on white. */
 export const COLOURS: Record<string, string> = {
   sigmoid: '#0072B2', tanh: '#D55E00', relu: '#009E73', leaky_relu: '#CC79A7', elu: '#8a6d00', swish: '#56B4E9',
 };
 
+/** Paul Tol's muted palette for every other activation, picked by its name (stable per name). */
+const MORE = ['#332288', '#117733', '#882255', '#AA4499', '#44AA99', '#999933', '#661100', '#6699CC', '#AA4466', '#4477AA', '#228833', '#000000'];
+
+/** An activation's colour in every chart and the form. */
+export function colourOf(name: string): string {
+  const own = COLOURS[name];
+  if (own) return own;
+  let h = 0;
+  for (const c of name) h = (h * 31 + c.codePointAt(0)!) >>> 0;
+  return MORE[h % MORE.length]!;
+}
+
 const series = (lines: readonly Line[], points: boolean): uPlot.Series[] => lines.map((l) => ({
-  label: l.label, stroke: COLOURS[l.label] ?? '#333', width: 2, spanGaps: false, points: { show: points },
+  label: l.label, stroke: l.colour ?? colourOf(l.label), width: 2, spanGaps: false, points: { show: points }, dash: l.dash,
 }));
 
 abstract class Chart {
@@ -99,7 +112,7 @@ export async function chartsPng(root: ParentNode): Promise<Blob> {
     ctx.font = '14px sans-serif';
     let lx = x + 8;
     for (const label of f.legend) {
-      ctx.fillStyle = COLOURS[label] ?? '#333';
+      ctx.fillStyle = colourOf(label);
       ctx.fillText(`■ ${label}`, lx, y + 28 + f.canvas.height + 22);
       lx += ctx.measureText(`■ ${label}`).width + 16;
     }

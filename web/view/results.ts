@@ -1,5 +1,6 @@
 // The run's results as the page shows them: the loss and validation-accuracy charts and the
 // results table (with the tutorial's published values beside each activation).
+import type { RunConfig } from '../app/config.js';
 import type { RunRecord } from '../app/runs.js';
 import { earlyStopping, formatDuration } from '../app/series.js';
 import { publishedCells } from '../app/published.js';
@@ -14,7 +15,8 @@ export class Results {
     return { loss: this.loss.counts(), accuracy: this.accuracy.counts() };
   }
 
-  draw(runs: RunRecord[], patience: number): void {
+  draw(runs: RunRecord[], cfg: RunConfig): void {
+    const patience = cfg.patience;
     this.loss.set(runs.map((r) => ({ label: r.activation, ys: r.losses })));
     this.accuracy.set(runs.map((r) => ({ label: r.activation, ys: r.valAccuracy })));
     const pct = (x: number | null | undefined) => (x === null || x === undefined ? '–' : `${(100 * x).toFixed(2)}%`);
@@ -23,8 +25,18 @@ export class Results {
     document.querySelector('#results tbody')!.replaceChildren(...runs.map((r) => {
       const row = document.createElement('tr');
       const mean = r.msPerEpoch.length ? r.msPerEpoch.reduce((a, b) => a + b, 0) / r.msPerEpoch.length / 1000 : NaN;
-      for (const v of [r.activation, epochs(r), pct(r.valAccuracy[earlyStopping(r.valAccuracy, patience).best]), pct(r.testAccuracy),
-        formatDuration(mean), ...publishedCells(r.activation, r.testAccuracy)]) {
+      const name = row.insertCell();
+      name.textContent = r.activation;
+      const def = cfg.custom?.[r.activation];
+      if (def) {
+        // The run's own formula (or a built-in's other parameters) under its name.
+        const code = document.createElement('code');
+        code.className = 'def';
+        code.textContent = `${def.formula}${Object.entries(def.params).map(([k, v]) => `, ${k} = ${v}`).join('')}`;
+        name.append(document.createElement('br'), code);
+      }
+      for (const v of [epochs(r), pct(r.valAccuracy[earlyStopping(r.valAccuracy, patience).best]), pct(r.testAccuracy),
+        formatDuration(mean), ...publishedCells(r.activation, r.testAccuracy, cfg)]) {
         row.insertCell().textContent = v;
       }
       return row;

@@ -3,12 +3,12 @@
 use burn::tensor::{Tensor, TensorData};
 use wasm_bindgen::prelude::*;
 
+use super::activation::activation_from;
 use super::data::{Batch, DeviceSplit};
 use super::device::Dev;
 use super::train::TrainState;
 use super::{Once, js_err};
 use crate::analysis;
-use crate::mlp::Activation;
 use crate::train::check_batch;
 
 /// Float arrays still on the device (an analysis' result); `read()` resolves to one
@@ -45,16 +45,17 @@ impl Arrays {
     }
 }
 
-/// An activation function and its derivative (by autodiff) at `xs`: `read()` gives `[f, f']`.
+/// An activation function and its derivative at `xs`, on the device as training computes
+/// them: `read()` gives `[f, f']`.
 #[wasm_bindgen(js_name = activationCurve)]
 pub fn activation_curve(
     device: &Dev,
-    #[wasm_bindgen(unchecked_param_type = "Activation")] activation: &str,
+    #[wasm_bindgen(unchecked_param_type = "Activation")] activation: JsValue,
     xs: &[f32],
 ) -> Result<Arrays, JsError> {
-    let activation: Activation = activation.parse().map_err(js_err)?;
+    let activation = activation_from(activation).map_err(js_err)?;
     let xs = Tensor::from_data(TensorData::new(xs.to_vec(), [xs.len()]), device.device());
-    let (f, df) = analysis::activation_curve(activation, xs);
+    let (f, df) = analysis::activation_curve(&activation, xs);
     Ok(Arrays::new(vec![f, df]))
 }
 
@@ -67,7 +68,7 @@ pub fn gradient_magnitudes(state: &TrainState, batch: &Batch) -> Result<Arrays, 
     Ok(Arrays::new(analysis::kernel_gradient_magnitudes(
         &s.params,
         &batch.0,
-        s.config.activation,
+        &s.config.activation,
     )))
 }
 
@@ -77,7 +78,7 @@ pub fn hidden_activations(state: &TrainState, batch: &Batch) -> Result<Arrays, J
     let s = &state.0;
     check_batch(&s.config, &batch.0).map_err(js_err)?;
     let layers =
-        analysis::hidden_activations(&s.params, batch.0.images.clone(), s.config.activation);
+        analysis::hidden_activations(&s.params, batch.0.images.clone(), &s.config.activation);
     Ok(Arrays::new(
         layers
             .into_iter()
@@ -94,7 +95,7 @@ pub fn hidden_activations(state: &TrainState, batch: &Batch) -> Result<Arrays, J
 #[wasm_bindgen(js_name = deadFractions)]
 pub fn dead_fractions(state: &TrainState, split: &DeviceSplit) -> Result<Arrays, JsError> {
     let s = &state.0;
-    let fractions = analysis::dead_fraction_on(&s.params, &split.0, s.config.activation, 1000)
+    let fractions = analysis::dead_fraction_on(&s.params, &split.0, &s.config.activation, 1000)
         .map_err(js_err)?;
     Ok(Arrays::new(fractions))
 }

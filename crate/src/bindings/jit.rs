@@ -344,3 +344,30 @@ pub async fn read_stack_metrics(metrics: Vec<StackMetrics>) -> Result<JsValue, J
     let handles: Vec<jit::StackMetrics> = metrics.into_iter().map(|m| m.0).collect();
     to_js(&jit::read_metrics(&handles).await.map_err(js_err)?)
 }
+
+/// `f` and `f'` of each activation at every `x` by the compiled stack's own WGSL: an array of
+/// `Float32Array`, `[f_0, f'_0, f_1, f'_1, ...]`.
+#[wasm_bindgen(js_name = stackActivationCurves, unchecked_return_type = "Float32Array[]")]
+pub async fn stack_activation_curves(
+    gpu: &Gpu,
+    #[wasm_bindgen(unchecked_param_type = "Activation[]")] activations: Vec<JsValue>,
+    xs: &[f32],
+) -> Result<js_sys::Array, JsError> {
+    let acts = activations
+        .into_iter()
+        .map(super::activation::activation_from)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(js_err)?;
+    let values = jit::activation_values(gpu.handles()?, &acts, xs)
+        .await
+        .map_err(js_err)?;
+    Ok(values
+        .iter()
+        .flat_map(|(f, df)| {
+            [
+                js_sys::Float32Array::from(&f[..]),
+                js_sys::Float32Array::from(&df[..]),
+            ]
+        })
+        .collect())
+}

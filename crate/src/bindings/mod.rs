@@ -1,4 +1,5 @@
-//! The JavaScript API (wasm only), one file per part of the crate it binds: `prng` (keys),
+//! The JavaScript API (wasm only), one file per part of the crate it binds: `activation`
+//! (formulas: checks, values, the built-ins), `prng` (keys),
 //! `device` (the GPU), `data` (FashionMNIST, batches), `train` (states, steps, metrics,
 //! configs), `checkpoint` (files, Flax export), `analysis` and `jit` (compiled stacks).
 //! Thin: it converts values at the boundary and calls the pure functions behind it, which do
@@ -10,6 +11,7 @@ use wasm_bindgen::prelude::*;
 use crate::error::Error;
 use crate::prng::Key;
 
+mod activation;
 mod analysis;
 mod checkpoint;
 mod data;

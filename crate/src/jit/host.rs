@@ -90,7 +90,7 @@ pub(super) fn check_model(
         || m.config.activation != expect.activation
     {
         return Err(Error::Config(format!(
-            "model {k} of this stack is {:?} with {:?}; got {:?} with {:?}",
+            "model {k} of this stack is {} with {:?}; got {} with {:?}",
             expect.activation, expect.optimizer, m.config.activation, m.config.optimizer
         )));
     }

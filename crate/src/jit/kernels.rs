@@ -15,10 +15,9 @@
 //! their operands in place (no workgroup memory), from storage buffers on GPUs, from textures
 //! on software adapters (`textured.rs`; docs/benchmark.md).
 
-use crate::mlp::Activation;
+use crate::activation::{self, Activation};
 use crate::optim::Optimizer;
 
-use super::activation::activation_wgsl;
 use super::textured;
 use super::tiling::{Product, Tiling, entry};
 
@@ -187,7 +186,7 @@ pub fn forward(s: &Shape, l: usize) -> Kernel {
     if hidden {
         src += &storage(3, "ao", "f32", true);
         bindings.push(Slot::Write);
-        src += &activation_wgsl(&s.activations);
+        src += &activation::wgsl::stack(&s.activations);
     }
     src += &prod.wgsl(s.tiling);
     let t = s.tiling;
@@ -359,7 +358,7 @@ pub fn backward(s: &Shape, l: usize) -> Kernel {
         src += &storage(4, "dzp", "f32", true);
         src += &storage(5, "zp", "f32", false);
         bindings.extend([Slot::Write, Slot::Read]);
-        src += &activation_wgsl(&s.activations);
+        src += &activation::wgsl::stack(&s.activations);
         src += &da.wgsl(s.tiling);
         body += &format!(
             " else {{ {} }}",

@@ -17,8 +17,8 @@
 //! (`train::train_step`) remains the reference, and the analyses, checkpoints and the Flax
 //! export reach a stack's models through [`HostModel`] (one host copy, e.g. once per epoch).
 
-mod activation;
 mod buffers;
+mod curves;
 mod data;
 mod host;
 pub mod kernels;
@@ -32,6 +32,7 @@ mod tiling;
 
 use crate::device::Handles;
 use crate::error::Error;
+pub use curves::activation_values;
 pub use data::{BatchRef, Data, Epoch};
 pub use host::HostModel;
 pub use program::Program;

@@ -95,7 +95,7 @@ impl Program {
                 .collect(),
             models: configs.len(),
             batch,
-            activations: configs.iter().map(|c| c.activation).collect(),
+            activations: configs.iter().map(|c| c.activation.clone()).collect(),
             optimizer: first.optimizer,
             metric_slots: METRIC_SLOTS,
             tiling: tiling.unwrap_or(Tiling::GPU),

@@ -21,9 +21,9 @@
 //! passes of all layers are one pipeline, as are the backward passes and the copies, so a
 //! software adapter compiles 3 products, not 14 (compiling them was most of the first step).
 
-use super::activation::activation_wgsl;
 use super::kernels::{Kernel, STEP_WGSL, Shape, Slot, storage};
 use super::tiling::Tiling;
+use crate::activation;
 
 const XYZW: [&str; 4] = ["x", "y", "z", "w"];
 
@@ -278,7 +278,7 @@ pub(super) fn forward(s: &Shape, l: usize) -> Kernel {
     src += &storage(2, "zo", "f32", true);
     src += &stored(3, "ao");
     src += &layer_wgsl(4);
-    src += &activation_wgsl(&s.activations);
+    src += &activation::wgsl::stack(&s.activations);
     src += &prod.wgsl(t);
     src += &entry(t, &call(t, "tile", "lay.fx", "w.y * lay.fx + w.x"));
     let (tx, ty) = t.tiles(b, s.dims[l + 1]);
@@ -362,7 +362,7 @@ pub(super) fn backward(s: &Shape, l: usize) -> Kernel {
     src += &stored(4, "dzp");
     src += &storage(5, "zp", "f32", false);
     src += &layer_wgsl(6);
-    src += &activation_wgsl(&s.activations);
+    src += &activation::wgsl::stack(&s.activations);
     src += &dw.wgsl(t);
     src += &da.wgsl(t);
     let body = format!(

@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
+use actlab::activation::{Activation, Builtin};
 use actlab::data::{Dataset, DeviceDataset, SIDE};
 use actlab::jit::{self, Data, Program, StackState};
-use actlab::mlp::{Activation, MlpConfig};
+use actlab::mlp::MlpConfig;
 use actlab::optim::Optimizer;
 use actlab::prng::{self, Key};
 use actlab::train::{self, TrainConfig, TrainState};
@@ -32,14 +33,14 @@ pub fn dataset(key: Key, n: usize) -> Dataset {
 }
 
 /// A small MLP (784-48-24-10) with the given activation and optimizer.
-pub fn config(activation: Activation, optimizer: Optimizer) -> TrainConfig {
+pub fn config(activation: impl Into<Activation>, optimizer: Optimizer) -> TrainConfig {
     TrainConfig {
         mlp: MlpConfig {
             input: SIDE * SIDE,
             hidden: vec![48, 24],
             output: 10,
         },
-        activation,
+        activation: activation.into(),
         optimizer,
         ..TrainConfig::default()
     }
@@ -113,21 +114,18 @@ pub fn assert_close(what: &str, a: &[f32], b: &[f32]) {
     }
 }
 
-/// All six activations in one stack against each trained alone on the Burn path, from the
-/// same key and batches: losses equal to 1e-5 relative over `STEPS` steps, and falling.
-pub async fn all_six_match_burn(gpu: &actlab::device::Gpu, optimizer: Optimizer) {
+/// Activations in one stack against each trained alone on the Burn path, from the same key
+/// and batches: losses equal to 1e-5 relative over `STEPS` steps, and falling.
+pub async fn all_match_burn(gpu: &actlab::device::Gpu, optimizer: Optimizer, acts: &[Activation]) {
     let h = gpu.handles().unwrap();
     let data = dataset(prng::key(3), 8 * BATCH);
-    let configs: Vec<TrainConfig> = Activation::ALL
-        .iter()
-        .map(|&a| config(a, optimizer))
-        .collect();
+    let configs: Vec<TrainConfig> = acts.iter().map(|a| config(a.clone(), optimizer)).collect();
     let program = Program::compile(h, &configs, BATCH, None).unwrap();
     // gather, 3 layers forward and backward, loss, update; and on textures (software
     // adapters) each layer's parameters copied into its texture.
     let sync = if program.tiling().textures { 3 } else { 0 };
     assert_eq!(program.dispatches_per_step(), 9 + sync);
-    let keys = vec![prng::key(42); 6];
+    let keys = vec![prng::key(42); acts.len()];
     let up = Data::upload(h, &data).unwrap();
     let (losses, _) = jit_losses(&program, &keys, &up, prng::key(7), STEPS).await;
     for (k, cfg) in configs.iter().enumerate() {
@@ -155,7 +153,7 @@ pub async fn model_out_and_back(gpu: &actlab::device::Gpu) {
     use actlab::jit::HostModel;
     let h = gpu.handles().unwrap();
     let data = Data::upload(h, &dataset(prng::key(11), 4 * BATCH)).unwrap();
-    let configs: Vec<TrainConfig> = [Activation::Sigmoid, Activation::Elu]
+    let configs: Vec<TrainConfig> = [Builtin::Sigmoid, Builtin::Elu]
         .iter()
         .map(|&a| config(a, Optimizer::default()))
         .collect();
@@ -191,7 +189,7 @@ pub async fn stack_equals_models_alone(gpu: &actlab::device::Gpu) {
     use actlab::jit::HostModel;
     let h = gpu.handles().unwrap();
     let data = Data::upload(h, &dataset(prng::key(5), 4 * BATCH)).unwrap();
-    let acts = [Activation::Tanh, Activation::Relu, Activation::Swish];
+    let acts = [Builtin::Tanh, Builtin::Relu, Builtin::Swish];
     let keys = [prng::key(1), prng::key(2), prng::key(3)];
     let configs: Vec<TrainConfig> = acts.iter().map(|&a| config(a, adam())).collect();
     let stack = Program::compile(h, &configs, BATCH, None).unwrap();

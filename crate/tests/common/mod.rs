@@ -1,6 +1,7 @@
 //! Shared by the native and the wasm test binaries: reference data and checks.
 #![allow(dead_code)]
 
+pub mod activations;
 pub mod jit;
 pub mod spec;
 
@@ -43,7 +44,7 @@ pub fn tiny_state(optimizer: actlab::optim::Optimizer, dev: &Device) -> actlab::
             hidden: vec![3],
             output: 2,
         },
-        activation: actlab::mlp::Activation::Tanh,
+        activation: actlab::activation::Builtin::Tanh.into(),
         optimizer,
         ..actlab::train::TrainConfig::default()
     };
