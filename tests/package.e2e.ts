@@ -17,6 +17,7 @@ const cpuApp = join(root, 'cpu');
 const fuzzApp = join(root, 'fuzz');
 const soakApp = join(root, 'soak');
 const activationsApp = join(root, 'activations');
+const freedApp = join(root, 'freed');
 let browser: Browser;
 let server: Awaited<ReturnType<typeof serve>>;
 
@@ -35,12 +36,12 @@ beforeAll(async () => {
     await build({ root: dir, base: './', configFile: false, logLevel: 'warn', build: { outDir: join(dir, 'dist'), target: 'es2022' } });
   }
   // The fuzz and soak pages (tests/fixtures): bad inputs and a long run through the installed package.
-  for (const [name, dir] of [['fuzz', fuzzApp], ['soak', soakApp], ['activations', activationsApp]] as const) {
+  for (const [name, dir] of [['fuzz', fuzzApp], ['soak', soakApp], ['activations', activationsApp], ['freed', freedApp]] as const) {
     mkdirSync(dir);
     for (const f of ['index.html', 'main.ts']) copyFileSync(join('tests/fixtures', name, f), join(dir, f));
     await build({ root: dir, base: './', configFile: false, logLevel: 'warn', build: { outDir: join(dir, 'dist'), target: 'es2022' } });
   }
-  server = await serve({ '/': join(app, 'dist'), '/cpu/': join(cpuApp, 'dist'), '/fuzz/': join(fuzzApp, 'dist'), '/soak/': join(soakApp, 'dist'), '/activations/': join(activationsApp, 'dist'), '/data/fashion-mnist/': DATA_DIR });
+  server = await serve({ '/': join(app, 'dist'), '/cpu/': join(cpuApp, 'dist'), '/fuzz/': join(fuzzApp, 'dist'), '/soak/': join(soakApp, 'dist'), '/activations/': join(activationsApp, 'dist'), '/freed/': join(freedApp, 'dist'), '/data/fashion-mnist/': DATA_DIR });
   browser = await launch();
 });
 
@@ -182,6 +183,29 @@ it('computes every activation of the spec as JAX does: the Burn path on WebGPU, 
   }
   console.log(`activations in Chromium: ${spec.activations.length} formulas x ${spec.x.length} points on ${Object.keys(got).join(', ')}; ${bad.length} out of tolerance`);
   expect(bad.slice(0, 20)).toEqual([]);
+  await page.close();
+});
+
+it('says what happened when a freed or used-up object is used: every class, on both modules, no trap, and training goes on', async () => {
+  const page = await browser.newPage();
+  page.setDefaultTimeout(10 * 60_000);
+  logConsole(page, 'freed');
+  await page.goto(`${server.url}/freed/`);
+  await page.waitForFunction(() => 'freedReport' in window, null, { polling: 500 });
+  const { report, error } = await page.evaluate(() => {
+    const w = window as unknown as { freedReport: { checked: string[]; wrong: string[]; trap: string | null; losses: number[] }; freedError?: string };
+    return { report: w.freedReport, error: w.freedError };
+  });
+  console.log(`used-up objects: ${report.checked.length} uses checked, e.g. ${report.checked.slice(0, 4).join('; ')}`);
+  expect(error).toBeUndefined();
+  expect(report.trap).toBeNull();
+  expect(report.wrong).toEqual([]);
+  const classes = new Set(report.checked.map((c) => c.split(/[.(]/)[0]));
+  expect(report.checked.length).toBeGreaterThan(80);
+  expect(classes.size).toBeGreaterThan(15);
+  // Both modules trained afterwards: finite losses that fall.
+  expect(report.losses.length).toBeGreaterThan(20);
+  expect(report.losses.every(Number.isFinite)).toBe(true);
   await page.close();
 });
 

@@ -70,9 +70,41 @@ pub fn dead_fraction(unit_max: &[Tensor<1>]) -> Vec<Tensor<1>> {
         .collect()
 }
 
+/// The number of units whose largest `|output|` is exactly 0 (dead neurons), per layer.
+pub fn dead_count(unit_max: &[Tensor<1>]) -> Vec<Tensor<1>> {
+    unit_max
+        .iter()
+        .map(|m| m.clone().equal_elem(0.0).float().sum())
+        .collect()
+}
+
+/// Dead neurons on a whole data set: per hidden layer, how many units output 0 for every
+/// example of `data` (the notebook's counts).
+pub fn dead_counts_on(
+    params: &Params,
+    data: &DeviceDataset,
+    activation: &Activation,
+    chunk: usize,
+) -> Result<Vec<Tensor<1>>, Error> {
+    Ok(dead_count(&unit_max_on(params, data, activation, chunk)?))
+}
+
 /// Dead neurons on a whole data set: per hidden layer, the fraction of units that output 0 for
 /// every example of `data` (read in chunks of `chunk` rows, combined on the device).
 pub fn dead_fraction_on(
+    params: &Params,
+    data: &DeviceDataset,
+    activation: &Activation,
+    chunk: usize,
+) -> Result<Vec<Tensor<1>>, Error> {
+    Ok(dead_fraction(&unit_max_on(
+        params, data, activation, chunk,
+    )?))
+}
+
+/// Per hidden unit, the largest `|output|` over every example of `data`, read in chunks of
+/// `chunk` rows and combined on the device.
+pub fn unit_max_on(
     params: &Params,
     data: &DeviceDataset,
     activation: &Activation,
@@ -92,6 +124,5 @@ pub fn dead_fraction_on(
                 .collect(),
         });
     }
-    let max = max.ok_or_else(|| Error::Config("dead neurons need at least one example".into()))?;
-    Ok(dead_fraction(&max))
+    max.ok_or_else(|| Error::Config("dead neurons need at least one example".into()))
 }

@@ -15,6 +15,8 @@
 //!                      as {"name", "formula", "params"}, so it loads into the same function)
 //!   "step"      uint   steps taken
 //!   "key"       [uint, uint]  the run's PRNG key data
+//!   "prng"      str    the key's mode: "default" (today's JAX) or "legacy" (JAX before 0.5);
+//!                      absent: "default"
 //!   "params"    map    {"Dense_0": {"kernel", "bias"}, ...}, arrays as in Flax (below)
 //!   "opt_state" map    {"kind": "sgd", "trace": params-like}
 //!                      or {"kind": "adam", "count": uint, "mu": params-like, "nu": params-like}
@@ -31,7 +33,7 @@ use crate::error::{CheckpointError, Error};
 use crate::flax::{field, malformed, map, pack, params_tree, read_params_tree, unpack};
 use crate::mlp::{HostDense, Params};
 use crate::optim::{HostOptState, OptState, Optimizer};
-use crate::prng::Key;
+use crate::prng::{Key, Mode};
 use crate::train::{TrainConfig, TrainState};
 
 /// The first bytes of every checkpoint file.
@@ -99,6 +101,7 @@ impl Checkpoint {
                 Value::Array(self.key.0.iter().map(|&k| Value::from(k)).collect()),
             ),
             ("params", params_tree(&self.params)),
+            ("prng", Value::from(self.key.1.name())),
             ("opt_state", opt_state),
             ("meta", Value::from(self.meta.as_str())),
         ]));
@@ -160,8 +163,21 @@ impl Checkpoint {
             .validate()
             .map_err(|e| CheckpointError::Incompatible(e.to_string()))?;
         let step = uint(field(&root, "step")?, "step")?;
+        let prng_mode = match root.as_map().and_then(|m| {
+            m.iter()
+                .find(|(k, _)| k.as_str() == Some("prng"))
+                .map(|(_, v)| v.as_str())
+        }) {
+            None | Some(Some("default")) => Mode::Partitionable,
+            Some(Some("legacy")) => Mode::Legacy,
+            Some(other) => {
+                return Err(malformed(format!(
+                    "\"prng\" is {other:?}, not \"default\" or \"legacy\""
+                )));
+            }
+        };
         let key = match field(&root, "key")?.as_array().map(|a| a.as_slice()) {
-            Some([a, b]) => Key([key_word(a)?, key_word(b)?]),
+            Some([a, b]) => Key([key_word(a)?, key_word(b)?], prng_mode),
             _ => return Err(malformed("\"key\" is not two integers")),
         };
         let dims = config.mlp.layer_dims();

@@ -352,8 +352,17 @@ pub fn normalise(pixel: u8) -> f32 {
 /// Splits the 60,000 training images into 50,000 train and 10,000 validation images in an order
 /// drawn from `key` (the tutorial's `random_split`).
 pub fn train_val_split(train: &Dataset, key: Key) -> (Dataset, Dataset) {
+    train_val_split_sized(train, key, VALIDATION_SIZE)
+}
+
+/// [`train_val_split`] with `val_size` validation images (at most all of them; 0: no split,
+/// every image trains).
+pub fn train_val_split_sized(train: &Dataset, key: Key, val_size: usize) -> (Dataset, Dataset) {
+    if val_size == 0 {
+        return (train.clone(), train.first(0));
+    }
     let perm = prng::permutation(key, train.len());
-    let n_val = VALIDATION_SIZE.min(train.len());
+    let n_val = val_size.min(train.len());
     let (tr, va) = perm.split_at(train.len() - n_val);
     (train.pick(tr), train.pick(va))
 }

@@ -37,6 +37,11 @@ pub enum KernelInit {
     LecunUniform,
     /// `variance_scaling(1/3, fan_in, uniform)`: U(±1/sqrt(fan_in)), PyTorch's `nn.Linear`.
     TorchDefault,
+    /// The tutorial notebook's own `init_func`: `jax.random.uniform(key, shape, minval=-b,
+    /// maxval=b)` with `b = 1/sqrt(fan_in)` computed in float64 (the same bound as
+    /// `TorchDefault`, drawn another way, so other bits). With `BiasInit::Tutorial` and the
+    /// legacy PRNG, the notebook's initial parameters.
+    Tutorial,
     /// Any other `variance_scaling(scale, mode, distribution)`.
     VarianceScaling {
         scale: f64,
@@ -54,6 +59,15 @@ pub enum BiasInit {
     Zeros,
     /// PyTorch's `nn.Linear` default: U(±1/sqrt(fan_in)) of the layer, drawn from the bias key.
     FanInUniform,
+    /// The tutorial notebook's `init_func` for biases too (see `KernelInit::Tutorial`).
+    Tutorial,
+}
+
+/// `jax.random.uniform(key, (len,), minval=-b, maxval=b)`, `b = 1/sqrt(fan_in)` in float64 and
+/// then cast (the notebook's `init_func`).
+pub fn tutorial_uniform(key: Key, fan_in: usize, len: usize) -> Vec<f32> {
+    let bound = 1.0 / (fan_in as f64).sqrt();
+    prng::uniform(key, len, -bound as f32, bound as f32)
 }
 
 impl KernelInit {
@@ -72,7 +86,9 @@ impl KernelInit {
     fn scaling(self) -> (f64, FanMode, Distribution) {
         match self {
             KernelInit::LecunUniform => (1.0, FanMode::FanIn, Distribution::Uniform),
-            KernelInit::TorchDefault => (1.0 / 3.0, FanMode::FanIn, Distribution::Uniform),
+            KernelInit::TorchDefault | KernelInit::Tutorial => {
+                (1.0 / 3.0, FanMode::FanIn, Distribution::Uniform)
+            }
             KernelInit::VarianceScaling {
                 scale,
                 mode,
@@ -83,6 +99,9 @@ impl KernelInit {
 
     /// Initial values of a `[fan_in, fan_out]` kernel, row-major.
     pub fn sample(self, key: Key, fan_in: usize, fan_out: usize) -> Vec<f32> {
+        if self == KernelInit::Tutorial {
+            return tutorial_uniform(key, fan_in, fan_in * fan_out);
+        }
         let (scale, mode, distribution) = self.scaling();
         variance_scaling(key, fan_in, fan_out, scale, mode, distribution)
     }
@@ -142,6 +161,7 @@ impl BiasInit {
                 let bound = (3.0f32 * ((1.0 / 3.0) / fan_in as f64) as f32).sqrt();
                 prng::uniform(key, fan_out, -bound, bound)
             }
+            BiasInit::Tutorial => tutorial_uniform(key, fan_in, fan_out),
         }
     }
 }

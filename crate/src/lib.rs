@@ -8,7 +8,8 @@
 //! its GPU kernel and backward pass), [`mlp`] (params as data, pure `apply`), [`optim`]
 //! (optax's SGD-momentum and Adam, their state on the host), [`data`] (FashionMNIST IDX files,
 //! the `Batch` a step takes), [`train`] (`TrainState`, `train_step`, `eval_step`),
-//! [`analysis`] (the tutorial's analyses), [`flax`] (Flax's msgpack encoding), [`checkpoint`]
+//! [`analysis`] (the tutorial's analyses), [`flax`] (Flax's msgpack encoding), [`jax`] (the Python script that continues a model in
+//! JAX), [`checkpoint`]
 //! (saved states), [`device`] (creating a GPU or CPU device), [`jit`] (compiled steps for a
 //! stack of models; feature `gpu`) and, on wasm only, `bindings` (the JavaScript API). See
 //! ARCHITECTURE.md.
@@ -24,6 +25,7 @@ pub mod device;
 pub mod error;
 pub mod flax;
 pub mod init;
+pub mod jax;
 #[cfg(feature = "gpu")]
 pub mod jit;
 pub mod matmul;

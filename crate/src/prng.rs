@@ -1,30 +1,79 @@
-//! JAX's default PRNG (`threefry2x32`, `jax_threefry_partitionable = True`), bit for bit.
+//! JAX's threefry2x32 PRNG, bit for bit, in both of its modes: today's default
+//! (`jax_threefry_partitionable = True`, since JAX 0.5) and the one every JAX before 0.5 used
+//! (`False`; the tutorial notebook's).
 //!
-//! A [`Key`] is two `u32` words, exactly `jax.random.key_data(key)`. Every function here is pure:
-//! the same key always gives the same numbers, and nothing random in the crate comes from
-//! anywhere else. Values are generated on the host (they are cheap next to a train step) and
-//! uploaded by the caller.
+//! A [`Key`] is two `u32` words, exactly `jax.random.key_data(key)`, and the mode it draws in,
+//! as JAX's typed keys carry their implementation: every key split or folded from it keeps that
+//! mode. Every function here is pure: the same key always gives the same numbers, and nothing
+//! random in the crate comes from anywhere else. Values are generated on the host (they are
+//! cheap next to a train step) and uploaded by the caller.
 
 use serde::{Deserialize, Serialize};
 
-/// A PRNG key: the raw `uint32[2]` data of a JAX threefry key. Small and `Copy`: pass it around,
-/// split it, never mutate it.
+/// Which of threefry's two counter layouts a key draws with. `key` and `fold_in` are the same in
+/// both; `split`, `bits` (and so `uniform`, `normal`, `permutation`) differ.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// `jax_threefry_partitionable = True`: element `i` counts `(hi(i), lo(i))`.
+    #[default]
+    Partitionable,
+    /// JAX before 0.5: the counts `0..n` split in halves, `(i, n/2 + i)` (the notebook's).
+    Legacy,
+}
+
+impl Mode {
+    /// The name JavaScript and the command line use (`"default"` or `"legacy"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Partitionable => "default",
+            Mode::Legacy => "legacy",
+        }
+    }
+}
+
+/// A PRNG key: the raw `uint32[2]` data of a JAX threefry key and its mode. Small and `Copy`:
+/// pass it around, split it, never mutate it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Key(pub [u32; 2]);
+pub struct Key(pub [u32; 2], pub Mode);
+
+impl Key {
+    /// A key of `data` in the default mode.
+    pub fn new(data: [u32; 2]) -> Key {
+        Key(data, Mode::Partitionable)
+    }
+
+    /// The same data in `mode`.
+    pub fn with_mode(self, mode: Mode) -> Key {
+        Key(self.0, mode)
+    }
+}
 
 /// `jax.random.key(seed)` with JAX's default 32-bit mode: a Python int seed is converted to
 /// int64 and then canonicalised to int32, so only its low 32 bits survive, and the high key word
-/// (`seed >> 32` on a 32-bit value) is always zero.
+/// (`seed >> 32` on a 32-bit value) is always zero. Today's default mode.
 pub fn key(seed: u64) -> Key {
-    Key([0, seed as u32])
+    Key::new([0, seed as u32])
 }
 
-/// `jax.random.split(key, n)`: key `i` is `threefry(key, (0, i))` (the partitionable scheme
-/// counts with a 64-bit iota split into high and low words).
+/// `jax.random.PRNGKey(seed)` on a JAX before 0.5 (the same data as [`key`], the legacy mode).
+pub fn key_legacy(seed: u64) -> Key {
+    key(seed).with_mode(Mode::Legacy)
+}
+
+/// `jax.random.split(key, n)`: partitionable, key `i` is `threefry(key, (0, i))` (a 64-bit iota
+/// split into high and low words); legacy, the `2n` words of `threefry_2x32(key, iota(2n))`.
 pub fn split(key: Key, n: usize) -> Vec<Key> {
-    (0..n as u64)
-        .map(|i| Key(threefry2x32(key.0, [(i >> 32) as u32, i as u32])))
-        .collect()
+    match key.1 {
+        Mode::Partitionable => (0..n as u64)
+            .map(|i| Key(threefry2x32(key.0, [(i >> 32) as u32, i as u32]), key.1))
+            .collect(),
+        Mode::Legacy => threefry_iota(key.0, 2 * n)
+            .chunks_exact(2)
+            .map(|w| Key([w[0], w[1]], key.1))
+            .collect(),
+    }
 }
 
 /// `jax.random.split(key)` into the usual `(key, subkey)` pair.
@@ -33,34 +82,58 @@ pub fn split2(key: Key) -> (Key, Key) {
     (k[0], k[1])
 }
 
-/// `jax.random.fold_in(key, data)`: `threefry(key, seed(data))` where `seed(data) = (0, data)`.
+/// `jax.random.fold_in(key, data)`: `threefry(key, seed(data))` where `seed(data) = (0, data)`
+/// (the same in both modes).
 pub fn fold_in(key: Key, data: u32) -> Key {
-    Key(threefry2x32(key.0, [0, data]))
+    Key(threefry2x32(key.0, [0, data]), key.1)
 }
 
-/// `jax.random.bits(key, shape, uint32)`, flattened row-major: element `i` is the XOR of the two
-/// output words of `threefry(key, (hi(i), lo(i)))`.
+/// `jax.random.bits(key, shape, uint32)`, flattened row-major. Partitionable: element `i` is the
+/// XOR of the two output words of `threefry(key, (hi(i), lo(i)))`; legacy: `threefry_2x32(key,
+/// iota(len))`.
 pub fn bits(key: Key, len: usize) -> Vec<u32> {
-    (0..len as u64)
-        .map(|i| {
-            let [a, b] = threefry2x32(key.0, [(i >> 32) as u32, i as u32]);
-            a ^ b
-        })
-        .collect()
+    match key.1 {
+        Mode::Partitionable => (0..len as u64)
+            .map(|i| {
+                let [a, b] = threefry2x32(key.0, [(i >> 32) as u32, i as u32]);
+                a ^ b
+            })
+            .collect(),
+        Mode::Legacy => threefry_iota(key.0, len),
+    }
+}
+
+/// JAX's original `threefry_2x32(key, lax.iota(uint32, len))`: the counts, padded with a 0 to
+/// an even length, split in halves `x0 = counts[..h]`, `x1 = counts[h..]`; the cipher of each
+/// pair `(x0[i], x1[i])` gives output `i` (first word) and `h + i` (second); the pad's output
+/// is dropped.
+fn threefry_iota(key: [u32; 2], len: usize) -> Vec<u32> {
+    let h = len.div_ceil(2);
+    let mut out = vec![0u32; 2 * h];
+    for i in 0..h {
+        let hi = if h + i < len { (h + i) as u32 } else { 0 };
+        let [a, b] = threefry2x32(key, [i as u32, hi]);
+        out[i] = a;
+        out[h + i] = b;
+    }
+    out.truncate(len);
+    out
 }
 
 /// `jax.random.uniform(key, shape, float32, minval, maxval)`, flattened row-major.
 ///
 /// JAX puts the top 23 random bits in the mantissa of a float in [1, 2), subtracts 1, then
-/// computes `max(minval, u * (maxval - minval) + minval)` in float32; we do the same, in the same
-/// order (the bounds are rounded to f32 first, as JAX converts them to the dtype).
+/// computes `max(minval, u * (maxval - minval) + minval)` in float32, the multiply-add fused;
+/// we do the same, in the same order (the bounds are rounded to f32 first, as JAX converts them to the dtype).
 pub fn uniform(key: Key, len: usize, minval: f32, maxval: f32) -> Vec<f32> {
     let span = maxval - minval;
     bits(key, len)
         .into_iter()
         .map(|b| {
             let u = f32::from_bits((b >> 9) | 0x3f80_0000) - 1.0;
-            (u * span + minval).max(minval)
+            // XLA fuses `u * span + minval` into one multiply-add (the notebook's biases
+            // differ in the last bit otherwise).
+            u.mul_add(span, minval).max(minval)
         })
         .collect()
 }

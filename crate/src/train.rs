@@ -28,13 +28,14 @@ pub struct TrainConfig {
 }
 
 impl Default for TrainConfig {
-    /// The tutorial: 784-512-256-256-128-10, ReLU, PyTorch's default init, SGD(1e-2, 0.9).
+    /// The tutorial: 784-512-256-256-128-10, ReLU, the notebook's init (kernels and biases
+    /// U(±1/sqrt(fan_in))), SGD(1e-2, 0.9).
     fn default() -> Self {
         TrainConfig {
             mlp: MlpConfig::default(),
             activation: Activation::builtin(Builtin::Relu),
-            kernel_init: KernelInit::TorchDefault,
-            bias_init: BiasInit::FanInUniform,
+            kernel_init: KernelInit::Tutorial,
+            bias_init: BiasInit::Tutorial,
             optimizer: Optimizer::default(),
         }
     }

@@ -124,3 +124,88 @@ fn a_custom_activation_continues_in_jax_with_the_same_logits() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The generated script (`jax::script`) with the exported parameters, run with real JAX on the
+/// real test set: the test accuracy ActLab measured, to 0.1 point.
+#[test]
+fn the_generated_jax_script_gets_actlabs_test_accuracy() {
+    use actlab::data::{DeviceDataset, FashionMnist, train_val_split};
+    use actlab::init::{BiasInit, KernelInit};
+    use actlab::prng::key_legacy;
+    let Some(python) = venv_python() else { return };
+    let dir = std::env::var("FASHION_MNIST_DIR")
+        .unwrap_or_else(|_| "/usr/share/datasets/fashion-mnist".into());
+    let data = FashionMnist::load_dir(dir.as_ref()).unwrap();
+    let dev = device::cpu();
+    let config = TrainConfig {
+        mlp: MlpConfig {
+            input: 784,
+            hidden: vec![64, 32],
+            output: 10,
+        },
+        activation: Activation::new(
+            "soft_leaky",
+            "where(x > 0, x, a * x) + 0.1 * tanh(x)",
+            [("a".to_string(), 0.05)],
+        )
+        .unwrap(),
+        kernel_init: KernelInit::Tutorial,
+        bias_init: BiasInit::Tutorial,
+        ..TrainConfig::default()
+    };
+    let root = key_legacy(42);
+    let (train, _) = train_val_split(&data.train, key(0));
+    let on_dev = DeviceDataset::upload(&train.first(8192), &dev);
+    let order = on_dev
+        .epoch_order(actlab::prng::split(root, 2)[1], 256)
+        .unwrap();
+    let mut state = TrainState::init(root, config.clone(), &dev).unwrap();
+    for i in 0..order.batches() {
+        state = train_step(&state, &on_dev.gather(order.batch_indices(i).unwrap()))
+            .unwrap()
+            .0;
+    }
+    let test = DeviceDataset::upload(&data.test, &dev);
+    let mut hits = 0.0;
+    for start in (0..test.len()).step_by(1000) {
+        let m = actlab::train::eval_step(&state, &test.range(start, 1000).unwrap()).unwrap();
+        hits += block_on(m.read()).unwrap().accuracy as f64 * 1000.0;
+    }
+    let ours = hits / test.len() as f64;
+    let out_dir = std::env::temp_dir().join(format!("actlab-jax-{}", std::process::id()));
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let host = block_on(state.params.to_host()).unwrap();
+    std::fs::write(
+        out_dir.join("params.msgpack"),
+        actlab::flax::to_bytes(&host),
+    )
+    .unwrap();
+    let script = actlab::jax::script(&config, root.1, "params.msgpack", Some(ours));
+    std::fs::write(out_dir.join("continue.py"), &script).unwrap();
+    let out = Command::new(&python)
+        .arg(out_dir.join("continue.py"))
+        .arg("--data")
+        .arg(&dir)
+        .env("JAX_PLATFORMS", "cpu")
+        .output()
+        .expect("run python");
+    let said =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the generated script failed:\n{said}\n{script}"
+    );
+    println!("{said}");
+    let theirs: f64 = said
+        .split("test accuracy ")
+        .nth(1)
+        .and_then(|s| s.split('%').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no accuracy in {said}"));
+    println!("ActLab {:.2}%, JAX {theirs:.2}%", 100.0 * ours);
+    assert!(
+        (100.0 * ours - theirs).abs() <= 0.1,
+        "ActLab {ours} vs JAX {theirs}"
+    );
+    std::fs::remove_dir_all(&out_dir).ok();
+}

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 /// From the bottom up, as `src/lib.rs` lists them.
-const ORDER: [&str; 15] = [
+const ORDER: [&str; 16] = [
     "error",
     "activation",
     "prng",
@@ -18,6 +18,7 @@ const ORDER: [&str; 15] = [
     "train",
     "analysis",
     "flax",
+    "jax",
     "checkpoint",
     "device",
     "jit",

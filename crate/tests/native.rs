@@ -24,12 +24,14 @@ use common::{block_on, tiny_state, toy_batch};
 #[test]
 fn params_init_on_device_equals_flax() {
     let dev = device::cpu();
-    for case in flax_cases(FLAX_JSON) {
+    let mut cases = flax_cases(&spec_file("flax_mlp_init.json"));
+    cases.extend(flax_cases(&spec_file("tutorial_init.json")));
+    for case in cases {
         let p = Params::init(
-            key(case.seed),
-            &MlpConfig::default(),
+            key(case.seed).with_mode(case.mode),
+            &mlp_of(&case),
             kernel_init_of(&case),
-            BiasInit::Zeros,
+            bias_init_of(&case),
             &dev,
         )
         .unwrap();

@@ -20,8 +20,17 @@ fn jax_prng_vectors_match_in_wasm() {
 }
 
 #[wasm_bindgen_test]
+fn the_notebooks_legacy_prng_matches_in_wasm() {
+    let (compared, worst_normal_ulps) = check_prng_vectors(PRNG_LEGACY_JSON);
+    assert!(compared > 2000 && worst_normal_ulps <= 1);
+}
+
+#[wasm_bindgen_test]
 fn flax_init_matches_in_wasm() {
-    for case in &flax_cases(FLAX_JSON) {
+    for case in flax_cases(FLAX_JSON)
+        .iter()
+        .chain(&flax_cases(TUTORIAL_JSON))
+    {
         check_flax_case(case, &host_init(case));
     }
 }

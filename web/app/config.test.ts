@@ -7,8 +7,8 @@ import { DEFAULT_RUN, decodeDef, encodeDef, formValuesOf, parseRunConfig, queryO
 const DEFAULTS: Complete<TrainConfig> = {
   mlp: { input: 784, hidden: [512, 256, 256, 128], output: 10 },
   activation: 'relu',
-  kernel_init: { kind: 'torch_default' },
-  bias_init: 'fan_in_uniform',
+  kernel_init: { kind: 'tutorial' },
+  bias_init: 'tutorial',
   optimizer: { kind: 'sgd', learning_rate: 0.01, momentum: 0.9 },
 };
 
@@ -25,12 +25,12 @@ describe('parseRunConfig', () => {
   it('reports every bad field with a message', () => {
     const r = parseRunConfig({
       ...formValuesOf(DEFAULT_RUN), activations: ['nope'], epochs: '0', learningRate: '-1', hidden: '32, x',
-      seed: '1.5', batchSize: '512', limit: '100', init: 'he', optimizer: 'rmsprop',
+      seed: '1.5', batchSize: '512', limit: '100', init: 'he', optimizer: 'rmsprop', prng: 'new',
     });
     expect(r.ok).toBe(false);
     if (r.ok) return;
     expect(Object.keys(r.errors).sort()).toEqual(
-      ['activations', 'batchSize', 'epochs', 'hidden', 'init', 'learningRate', 'optimizer', 'seed'].sort());
+      ['activations', 'batchSize', 'epochs', 'hidden', 'init', 'learningRate', 'optimizer', 'prng', 'seed'].sort());
     expect(r.errors.epochs).toBe('Epochs must be from 1 to 50');
     expect(r.errors.seed).toBe('Seed must be a whole number from 0 to 4294967295');
     expect(r.errors.batchSize).toBe('Batch size (512) is larger than the images per split (100)');
@@ -59,9 +59,9 @@ describe('parseRunConfig', () => {
   });
 
   it('rejects an empty learning rate and too many layers', () => {
-    const r = parseRunConfig({ ...formValuesOf(DEFAULT_RUN), learningRate: ' ', hidden: '1 2 3 4 5 6 7 8 9' });
+    const r = parseRunConfig({ ...formValuesOf(DEFAULT_RUN), learningRate: ' ', hidden: Array.from({ length: 17 }, (_, i) => i + 1).join(' ') });
     expect(!r.ok && [r.errors.learningRate, r.errors.hidden]).toEqual([
-      'Learning rate must be a number above 0 (at most 10)', 'Hidden sizes: at most 8 layers']);
+      'Learning rate must be a number above 0 (at most 10)', 'Hidden sizes: at most 16 layers']);
   });
 });
 
@@ -82,7 +82,7 @@ describe('trainConfigOf', () => {
   });
 
   it('maps the tutorial defaults to the crate config', () => {
-    expect(trainConfigOf(DEFAULT_RUN, 'elu', DEFAULTS)).toEqual({
+    expect(trainConfigOf({ ...DEFAULT_RUN, init: 'torch_default' }, 'elu', DEFAULTS)).toEqual({
       mlp: { input: 784, hidden: [512, 256, 256, 128], output: 10 },
       activation: 'elu',
       kernel_init: { kind: 'torch_default' },
@@ -97,6 +97,12 @@ describe('trainConfigOf', () => {
     expect(c.activation).toEqual({ name: 'mine', formula: 'a * x', params: { a: 2 } });
     const wasm = await crate();
     expect(wasm.fullConfig(c).activation).toEqual({ name: 'mine', formula: 'a * x', params: { a: 2 } });
+  });
+
+  it('gives the notebook\'s init to kernels and biases by default', () => {
+    const c = trainConfigOf(DEFAULT_RUN, 'relu', DEFAULTS);
+    expect([c.kernel_init, c.bias_init]).toEqual([{ kind: 'tutorial' }, 'tutorial']);
+    expect([DEFAULT_RUN.prng, DEFAULT_RUN.seed]).toEqual(['legacy', 42]);
   });
 
   it('pairs lecun_uniform with zero biases and builds Adam', () => {

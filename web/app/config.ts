@@ -3,6 +3,10 @@
 // defaults to the crate's `defaultConfig()`).
 import { ACTIVATIONS, BUILTINS, type Activation, type Complete, type TrainConfig } from '../sdk/types.js';
 
+/** The initializers the form offers. */
+export type InitName = 'tutorial' | 'torch_default' | 'lecun_uniform';
+export const INITS: readonly InitName[] = ['tutorial', 'torch_default', 'lecun_uniform'];
+
 /** An activation of a run, by its name (unique in the run): a built-in's, or one of the user's. */
 export type ActivationName = string;
 
@@ -20,14 +24,20 @@ export interface RunConfig {
   batchSize: number;
   learningRate: number;
   hidden: number[];
-  init: 'torch_default' | 'lecun_uniform';
+  /** `tutorial`: the notebook's own init_func (every kernel and bias U(±1/√fan_in)); the other
+   * two as the crate names them. */
+  init: InitName;
+  /** The PRNG's mode: `legacy`, the notebook's (JAX before 0.5), or today's `default` (absent in
+   * runs saved before: `default`). */
+  prng?: 'default' | 'legacy';
   optimizer: 'sgd' | 'adam';
   seed: number;
   /** Images kept per split (train, val, test): smaller is faster. */
   limit: number;
 }
 
-/** The tutorial's setup, with fewer epochs so a first run finishes in minutes on a laptop GPU. */
+/** The tutorial's setup (its init and PRNG, seed 42), with fewer epochs so a first run finishes
+ * in minutes on a laptop GPU. */
 export const DEFAULT_RUN: RunConfig = {
   activations: [...ACTIVATIONS],
   custom: {},
@@ -36,7 +46,8 @@ export const DEFAULT_RUN: RunConfig = {
   batchSize: 256,
   learningRate: 0.01,
   hidden: [512, 256, 256, 128],
-  init: 'torch_default',
+  init: 'tutorial',
+  prng: 'legacy',
   optimizer: 'sgd',
   seed: 42,
   limit: 50000,
@@ -122,9 +133,11 @@ export function parseRunConfig(v: FormValues): Parsed {
   const sizes = parts.map((p) => integer(p, 1, 4096, 'Each hidden size'));
   const bad = sizes.find((s) => typeof s === 'string');
   const hidden = take('hidden', parts.length === 0 ? 'Hidden sizes: give at least one, e.g. 512, 256'
-    : parts.length > 8 ? 'Hidden sizes: at most 8 layers' : bad ?? (sizes as number[]));
-  const init = v.init === 'lecun_uniform' || v.init === 'torch_default' ? v.init : undefined;
-  if (!init) errors.init = 'Initializer must be torch_default or lecun_uniform';
+    : parts.length > 16 ? 'Hidden sizes: at most 16 layers' : bad ?? (sizes as number[]));
+  const init = INITS.find((i) => i === v.init);
+  if (!init) errors.init = `Initializer must be one of ${INITS.join(', ')}`;
+  const prng = v.prng === 'default' || v.prng === 'legacy' ? v.prng : undefined;
+  if (!prng) errors.prng = 'PRNG must be default or legacy';
   const optimizer = v.optimizer === 'sgd' || v.optimizer === 'adam' ? v.optimizer : undefined;
   if (!optimizer) errors.optimizer = 'Optimizer must be sgd or adam';
   if (batchSize !== undefined && limit !== undefined && batchSize > limit) {
@@ -134,7 +147,7 @@ export function parseRunConfig(v: FormValues): Parsed {
   return {
     ok: true,
     config: { activations, custom, epochs: epochs!, patience: patience!, batchSize: batchSize!, learningRate: learningRate!,
-      hidden: hidden!, init: init!, optimizer: optimizer!, seed: seed!, limit: limit! },
+      hidden: hidden!, init: init!, prng: prng!, optimizer: optimizer!, seed: seed!, limit: limit! },
   };
 }
 
@@ -143,7 +156,7 @@ export function formValuesOf(c: RunConfig): Required<FormValues> {
   return {
     activations: [...c.activations], custom: Object.entries(c.custom ?? {}).map(([n, d]) => encodeDef(n, d)), epochs: String(c.epochs), patience: String(c.patience),
     batchSize: String(c.batchSize), learningRate: String(c.learningRate), hidden: c.hidden.join(', '),
-    init: c.init, optimizer: c.optimizer, seed: String(c.seed), limit: String(c.limit),
+    init: c.init, prng: c.prng ?? 'default', optimizer: c.optimizer, seed: String(c.seed), limit: String(c.limit),
   };
 }
 
@@ -157,8 +170,8 @@ export function trainConfigOf(c: RunConfig, activation: ActivationName, defaults
     mlp: { ...defaults.mlp, hidden: c.hidden },
     activation: activationOf(c, activation),
     kernel_init: { kind: c.init },
-    // PyTorch's default draws biases like kernels; Flax's lecun_uniform goes with zero biases.
-    bias_init: c.init === 'torch_default' ? 'fan_in_uniform' : 'zeros',
+    // The notebook's and PyTorch's draw biases like kernels; Flax's lecun_uniform goes with zero biases.
+    bias_init: c.init === 'tutorial' ? 'tutorial' : c.init === 'torch_default' ? 'fan_in_uniform' : 'zeros',
     optimizer: c.optimizer === 'sgd' ? { ...sgd, learning_rate: c.learningRate } : { kind: 'adam', learning_rate: c.learningRate },
   };
 }

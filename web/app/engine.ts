@@ -11,19 +11,20 @@ import type { Engine } from './trainer.js';
 /** The splits of a run, uploaded once for compiled steps. */
 export interface StackSplits { train: StackData; val: StackData; test: StackData }
 
-/** Where the keys of a run come from: one root key per seed. Every activation starts from the
- * same key-derived params and sees the same batch order, so curves differ only by activation. */
+/** Where the keys of a run come from: one root key per seed, in the run's PRNG mode. Every
+ * activation starts from the same params and sees the same batch order, so curves differ only
+ * by activation. As in the notebook, the params come from the root key itself (`net.init(
+ * PRNGKey(42), ...)`: seed 42's are the notebook's); the batch order from its second split. */
 export interface RunKeys { root: Key; init: Key; order: Key }
 
-export function runKeys(api: Pick<Api, 'key' | 'split'>, seed: number): RunKeys {
-  const root = api.key(seed);
-  const keys = api.split(root, 2);
-  return { root, init: keys.slice(0, 2), order: keys.slice(2, 4) };
+export function runKeys(api: Pick<Api, 'key' | 'splitKeys'>, seed: number, prng: RunConfig['prng'] = 'default'): RunKeys {
+  const root = api.key(seed, { legacy: prng === 'legacy' });
+  return { root, init: root, order: api.splitKeys(root, 2)[1]! };
 }
 
 /** A stack of `activations`, freshly initialised or continuing from their checkpoint `files`. */
 export function openStack(gpu: Gpu, splits: StackSplits, cfg: RunConfig, activations: readonly ActivationName[], files?: Uint8Array[]): Engine {
-  const keys = runKeys(gpuApi, cfg.seed);
+  const keys = runKeys(gpuApi, cfg.seed, cfg.prng);
   const program = compileStack(gpu, activations.map((a) => trainConfigOf(cfg, a, defaultConfig())), cfg.batchSize);
   try {
     const state = files ? stackFromCheckpoints(program, files) : initStack(program, activations.map(() => keys.init));

@@ -200,7 +200,7 @@ export function createHost(deps: HostDeps): { handle(cmd: Command): void } {
     const batch = train.range(0, Math.min(256, train.len));
     try {
       const result = await computeAnalyses({
-        api, device: device(), activations: cfg.activations, specOf: (a) => activationOf(cfg, a), configOf: (a) => trainConfigOf(cfg, a, api.defaultConfig()), initKey: runKeys(api, cfg.seed).init,
+        api, device: device(), activations: cfg.activations, specOf: (a) => activationOf(cfg, a), configOf: (a) => trainConfigOf(cfg, a, api.defaultConfig()), initKey: runKeys(api, cfg.seed, cfg.prng).init,
         batch, train, trained: new Map(cfg.activations.filter((a) => best.has(a)).map((a) => [a, bestModel(a)])),
         onProgress: (m) => status(m, null),
       });

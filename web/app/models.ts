@@ -13,7 +13,7 @@ export interface ModelSplits { train: DeviceSplit; val: DeviceSplit; test: Devic
 
 /** The models of `activations`, freshly initialised or continuing from their checkpoint `files`. */
 export function openModels(api: Api, device: Device, splits: ModelSplits, cfg: RunConfig, activations: readonly ActivationName[], files?: Uint8Array[]): Engine {
-  const keys = runKeys(api, cfg.seed);
+  const keys = runKeys(api, cfg.seed, cfg.prng);
   const states: TrainState[] = [];
   try {
     activations.forEach((a, k) => states.push(files

@@ -44,6 +44,15 @@ export function bind(wasm: Wasm, kind: 'gpu' | 'cpu') {
     },
     key: wasm.key,
     split: wasm.split,
+    /**
+     * `split(key, n)` as an array of keys, each of `key`'s mode (2 words today's JAX, 3 for JAX
+     * before 0.5), so `split`'s flat result is cut at the right places.
+     */
+    splitKeys(key: Key, n: number): Key[] {
+      const flat = wasm.split(key, n);
+      const w = key.length;
+      return Array.from({ length: n }, (_, i) => flat.slice(w * i, w * (i + 1)));
+    },
     foldIn: wasm.foldIn,
     permutation: wasm.permutation,
     FashionData: wasm.FashionData,

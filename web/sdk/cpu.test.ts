@@ -8,10 +8,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_RUN } from '../app/config.js';
 import { openModels } from '../app/models.js';
 import { bind, type Wasm } from './api.js';
+import { guard } from './guard.js';
 
 type Cpu = typeof import('../../pkg/cpu/actlab_cpu.js');
 const pkg = new URL('../../pkg/cpu/', import.meta.url);
-const spec = (name: string) => JSON.parse(readFileSync(new URL(`../../../shared/spec/${name}`, import.meta.url), 'utf8'));
+// ../shared/spec, or $ACTLAB_SPEC_DIR: other files of the same schema.
+const spec = (name: string) => JSON.parse(readFileSync(process.env.ACTLAB_SPEC_DIR
+  ? `${process.env.ACTLAB_SPEC_DIR}/${name}` : new URL(`../../../shared/spec/${name}`, import.meta.url), 'utf8'));
 let cpu: Cpu;
 
 beforeAll(async () => {
@@ -38,16 +41,41 @@ interface Tensor { shape: number[]; first8: number[]; last4: number[]; sha256_f3
 interface InitCase { seed: number; kernel_init: 'lecun_uniform' | 'torch_default_uniform'; params: Record<string, Tensor> }
 
 describe('the CPU module', () => {
-  it('draws JAX\'s keys, splits, fold_ins and permutations bit for bit', () => {
-    const cases = spec('jax_prng_vectors.json').cases as PrngCase[];
-    for (const c of cases) {
-      const key = cpu.key(c.seed);
-      expect([...key]).toEqual(c.key);
-      for (const [n, keys] of Object.entries(c.split)) expect([...cpu.split(key, Number(n))]).toEqual(keys.flat());
-      for (const [d, k] of Object.entries(c.fold_in)) expect([...cpu.foldIn(key, Number(d))]).toEqual(k);
-      for (const [n, p] of Object.entries(c.permutation)) expect([...cpu.permutation(key, Number(n))]).toEqual(p);
+  it('draws JAX\'s keys, splits, fold_ins and permutations bit for bit, in both PRNG modes', () => {
+    for (const [file, legacy] of [['jax_prng_vectors.json', false], ['jax_prng_vectors_legacy.json', true]] as const) {
+      const cases = spec(file).cases as PrngCase[];
+      // A legacy key is its data and a 1; its splits and fold_ins keep the mode.
+      const data = (k: Uint32Array) => (legacy ? [...k].filter((_, i) => i % 3 !== 2) : [...k]);
+      for (const c of cases) {
+        const key = cpu.key(c.seed, { legacy });
+        expect(key.length).toBe(legacy ? 3 : 2);
+        expect(data(key)).toEqual(c.key);
+        for (const [n, keys] of Object.entries(c.split)) expect(data(cpu.split(key, Number(n)))).toEqual(keys.flat());
+        for (const [d, k] of Object.entries(c.fold_in)) expect(data(cpu.foldIn(key, Number(d)))).toEqual(k);
+        for (const [n, p] of Object.entries(c.permutation)) expect([...cpu.permutation(key, Number(n))]).toEqual(p);
+      }
+      expect(cases.length).toBeGreaterThan(3);
     }
-    expect(cases.length).toBeGreaterThan(3);
+    expect(() => cpu.key(1, { legacy: 'yes' as never })).toThrow(/legacy must be true or false/);
+    expect(() => cpu.split(Uint32Array.of(1, 2, 7), 2)).toThrow(/third word is its mode/);
+  });
+
+  it('initialises the notebook\'s networks as the notebook did, from its PRNG, bit for bit', async () => {
+    const device = await cpu.Cpu.create();
+    interface TutorialCase { seed: number; threefry_partitionable: boolean; hidden: number[]; params: Record<string, Tensor> }
+    const cases = spec('tutorial_init.json').cases as TutorialCase[];
+    for (const c of cases) {
+      const state = cpu.init(device, cpu.key(c.seed, { legacy: !c.threefry_partitionable }),
+        { kernel_init: { kind: 'tutorial' }, bias_init: 'tutorial', mlp: { hidden: c.hidden } });
+      const tree = decode(await state.exportFlax()) as { params: Record<string, Record<string, ExtData>> };
+      state.free();
+      for (const [name, want] of Object.entries(c.params)) {
+        const [layer, kind] = name.split('/') as [string, string];
+        const [, , bytes] = decode(tree.params[layer]![kind]!.data as Uint8Array) as [number[], string, Uint8Array];
+        expect(createHash('sha256').update(bytes).digest('hex'), `${c.seed} ${c.threefry_partitionable} ${c.hidden} ${name}`).toBe(want.sha256_f32le_rowmajor);
+      }
+    }
+    expect(cases.some((c) => !c.threefry_partitionable)).toBe(true);
   });
 
   it('initialises the tutorial MLP as Flax does, bit for bit, under both kernel initialisers', async () => {
@@ -138,5 +166,26 @@ describe('activations in the CPU module', () => {
       expect(check.error, src).toMatch(new RegExp(`column ${check.column}: expected`));
     }
     expect(() => api.activationValues({ formula: 'x +' }, Float64Array.of(0))).toThrow(/column 4/);
+  });
+});
+
+describe('a used-up object says so', () => {
+  it('names the class and the cause after free() and after a call took it, and a second free() does nothing', async () => {
+    const api = bind(guard(cpu) as unknown as Wasm, 'cpu');
+    const device = await api.createDevice();
+    const data = tellingData(64);
+    const batch = data.batch(device, 'test', Uint32Array.from({ length: 16 }, (_, i) => i));
+    const state = api.init(device, api.key(0), { mlp: { hidden: [8] } });
+    const freed = api.init(device, api.key(0), { mlp: { hidden: [8] } });
+    freed.free();
+    expect(() => freed.free()).not.toThrow();
+    expect(() => api.trainStep(freed, batch)).toThrow('this TrainState was freed (free() was called on it); use the state that trainStep returned');
+    expect(() => freed.step).toThrow(/this TrainState was freed/);
+    const m = api.trainStep(state, batch).metrics;
+    await api.readMetrics([m]);
+    await expect(async () => api.readMetrics([m])).rejects.toThrow('this Metrics was used up by a call that takes it; read() and readMetrics take it: each can be read once');
+    // The module goes on.
+    const out = api.trainStep(state, batch);
+    expect(Number.isFinite((await out.metrics.read()).loss)).toBe(true);
   });
 });

@@ -2,21 +2,26 @@
 // are typed by the Rust types (types.ts), plus the data loader. Compiled to pkg/sdk/, the
 // same depth below the package root as this file, so the relative import of the wasm-bindgen
 // output resolves both here and in an installed package.
-import initWasm, * as wasm from '../../pkg/actlab.js';
+import initWasm, * as raw from '../../pkg/actlab.js';
 import { bind, type Api, type Wasm } from './api.js';
+import { guard } from './guard.js';
 import type { Activation, DeviceLoss, Key, MetricValues, TrainConfig } from './types.js';
 
 export { Gpu, FashionData, DeviceSplit, Epoch, Batch, TrainState, Restored, key, split, foldIn, permutation } from '../../pkg/actlab.js';
 export type { Cpu } from '../../pkg/cpu/actlab_cpu.js';
 /** The name of `DeviceSplit` before the CPU module: a split uploaded to the device. */
-export type GpuSplit = wasm.DeviceSplit;
+export type GpuSplit = raw.DeviceSplit;
 export { type Api, type Device, type DeviceData, type PendingMetrics } from './api.js';
 export { StackProgram, StackState, StackData, StackEpoch, StackBatch, StackMetrics } from '../../pkg/actlab.js';
 export * from './loader.js';
 export * from './types.js';
 
-let ready: Promise<wasm.InitOutput> | undefined;
-let instance: wasm.InitOutput | undefined;
+/** The page's module, guarded: a freed or used-up object throws an Error that says so. */
+const wasm = guard(raw);
+type InitOutput = raw.InitOutput;
+
+let ready: Promise<InitOutput> | undefined;
+let instance: InitOutput | undefined;
 
 /**
  * Loads and instantiates the WebAssembly module (once; later calls return the same promise).
@@ -43,6 +48,7 @@ export const gpu: Api = bind(wasm, 'gpu');
 export const {
   defaultConfig, fullConfig, init, readMetrics, trainStep, evalStep, predict, loadFashionMnist, restoreCheckpoint,
   activationCurve, gradientMagnitudes, hiddenActivations, deadFractions, checkActivation, activationValues, activationGrammar,
+  splitKeys,
 } = gpu;
 
 let cpuReady: Promise<Api> | undefined;
@@ -60,11 +66,16 @@ export function loadCpu(wasmUrl?: string | URL): Promise<Api> {
       if (!(e instanceof WebAssembly.CompileError)) throw e;
       throw new Error(`this browser cannot compile the CPU module, which needs WebAssembly SIMD (Chrome 91+, Firefox 89+, Safari 16.4+): ${e.message}`);
     }
-    return bind(cpu as unknown as Wasm, 'cpu');
+    return bind(guard(cpu) as unknown as Wasm, 'cpu');
   });
   // A failed load (offline, no SIMD) is not kept: a later call tries again.
   cpuReady.catch(() => (cpuReady = undefined));
   return cpuReady;
+}
+
+/** Whether `key` draws as JAX before 0.5 did (the tutorial notebook's PRNG). */
+export function isLegacyKey(key: Key): boolean {
+  return key.length === 3 && key[2] === 1;
 }
 
 /** Indices `start, start+1, …` of length `n`: for evaluation batches. */
@@ -78,17 +89,27 @@ export function range(start: number, n: number): Uint32Array {
  * The state as a checkpoint file (format: docs/checkpoints.md): params, optimizer state, step
  * and config, with the run's PRNG `key` and free-form `meta` text saved beside them.
  */
-export function saveCheckpoint(state: wasm.TrainState, key: Key, meta = ''): Promise<Uint8Array> {
+export function saveCheckpoint(state: raw.TrainState, key: Key, meta = ''): Promise<Uint8Array> {
   return state.checkpoint(key, meta);
 }
 
 /** The params as `flax.serialization.to_bytes(variables)` writes them (load them in Flax). */
-export function exportFlax(state: wasm.TrainState): Promise<Uint8Array> {
+export function exportFlax(state: raw.TrainState): Promise<Uint8Array> {
   return state.exportFlax();
 }
 
+/**
+ * "Continue in JAX": the model's parameters (`flax.serialization.to_bytes`) and a Python script
+ * that rebuilds the same network in Flax (layers, activation formula, initializer, PRNG mode),
+ * loads them from `paramsFile` and prints the test accuracy (`testAccuracy` is ActLab's, quoted).
+ */
+export async function exportJax(state: raw.TrainState, options: { legacy?: boolean; paramsFile?: string; testAccuracy?: number } = {}): Promise<{ params: Uint8Array; script: string }> {
+  const params = await state.exportFlax();
+  return { params, script: wasm.jaxScript(state.config, { paramsFile: 'params.msgpack', ...options }) };
+}
+
 /** Resolves if `gpu`'s device is lost (WebGPU's `device.lost`); never while it works. */
-export function deviceLost(gpu: wasm.Gpu): Promise<DeviceLoss> {
+export function deviceLost(gpu: raw.Gpu): Promise<DeviceLoss> {
   return gpu.lost as Promise<DeviceLoss>;
 }
 
@@ -98,28 +119,30 @@ export function deviceLost(gpu: wasm.Gpu): Promise<DeviceLoss> {
  * Compiles the train step once for a stack of models (same layer sizes and optimizer; each its
  * own activation) at `batchSize` images per step: afterwards every step is one GPU submit.
  */
-export function compileStack(gpu: wasm.Gpu, configs: TrainConfig[], batchSize: number): wasm.StackProgram {
+export function compileStack(gpu: raw.Gpu, configs: TrainConfig[], batchSize: number): raw.StackProgram {
   return wasm.compileStack(gpu, configs, batchSize);
 }
 
 /** Every model's `init`: model k from `keys[k]` (pass the same key to give all the same start). */
-export function initStack(program: wasm.StackProgram, keys: Key[]): wasm.StackState {
-  const flat = new Uint32Array(keys.length * 2);
+export function initStack(program: raw.StackProgram, keys: Key[]): raw.StackState {
+  const flat = new Uint32Array(keys.length * 3);
   keys.forEach((k, i) => {
-    if (k?.length !== 2) throw new Error(`key ${i}: a PRNG key is a Uint32Array of length 2, got ${k?.length ?? String(k)}`);
-    flat.set(k, 2 * i);
+    if (k?.length !== 2 && k?.length !== 3) {
+      throw new Error(`key ${i}: a PRNG key is a Uint32Array of length 2 (or 3 with its mode), got ${k?.length ?? String(k)}`);
+    }
+    flat.set(k, 3 * i);
   });
   return wasm.initStack(program, flat);
 }
 
 /** Per-model metrics of a step, still on the GPU: read many at once with `readStackMetrics`. */
-export type PendingStackMetrics = wasm.StackMetrics;
+export type PendingStackMetrics = raw.StackMetrics;
 
 /**
  * One step of every model on `batch`. Consumes `state` (its GPU buffers are updated in place,
  * like JAX's donated arguments): use the returned state; the old one throws if used again.
  */
-export function stackTrainStep(state: wasm.StackState, batch: wasm.StackBatch): { state: wasm.StackState; metrics: PendingStackMetrics } {
+export function stackTrainStep(state: raw.StackState, batch: raw.StackBatch): { state: raw.StackState; metrics: PendingStackMetrics } {
   const out = wasm.stackTrainStep(state, batch);
   try {
     return { state: out.state, metrics: out.metrics[0]! };
@@ -129,7 +152,7 @@ export function stackTrainStep(state: wasm.StackState, batch: wasm.StackBatch): 
 }
 
 /** `stackTrainStep` over many batches with one GPU submit per 64 steps (JAX's `scan`); the batches are consumed. */
-export function stackTrainSteps(state: wasm.StackState, batches: wasm.StackBatch[]): { state: wasm.StackState; metrics: PendingStackMetrics[] } {
+export function stackTrainSteps(state: raw.StackState, batches: raw.StackBatch[]): { state: raw.StackState; metrics: PendingStackMetrics[] } {
   const out = wasm.stackTrainSteps(state, batches);
   try {
     return { state: out.state, metrics: out.metrics };
@@ -139,17 +162,17 @@ export function stackTrainSteps(state: wasm.StackState, batches: wasm.StackBatch
 }
 
 /** Per-model loss and accuracy on `batch`; the state is unchanged. */
-export function stackEvalStep(state: wasm.StackState, batch: wasm.StackBatch): PendingStackMetrics {
+export function stackEvalStep(state: raw.StackState, batch: raw.StackBatch): PendingStackMetrics {
   return wasm.stackEvalStep(state, batch);
 }
 
 /** `stackEvalStep` for many batches, one GPU submit per 64; the batches are consumed. */
-export function stackEvalSteps(state: wasm.StackState, batches: wasm.StackBatch[]): PendingStackMetrics[] {
+export function stackEvalSteps(state: raw.StackState, batches: raw.StackBatch[]): PendingStackMetrics[] {
   return wasm.stackEvalSteps(state, batches);
 }
 
 /** A stack from checkpoint files, one per model of `program` (all at the same step). */
-export function stackFromCheckpoints(program: wasm.StackProgram, files: Uint8Array[]): wasm.StackState {
+export function stackFromCheckpoints(program: raw.StackProgram, files: Uint8Array[]): raw.StackState {
   return wasm.stackFromCheckpoints(program, files);
 }
 
@@ -162,12 +185,12 @@ export function readStackMetrics(pending: PendingStackMetrics[]): Promise<Metric
  * `f(x)` and `f'(x)` of each activation at every `x` as the compiled stack's own WGSL computes
  * them (the code its train step runs), on `gpu`.
  */
-export async function stackActivationCurves(gpu: wasm.Gpu, activations: Activation[], xs: Float32Array): Promise<{ f: Float32Array; df: Float32Array }[]> {
+export async function stackActivationCurves(gpu: raw.Gpu, activations: Activation[], xs: Float32Array): Promise<{ f: Float32Array; df: Float32Array }[]> {
   const flat = await wasm.stackActivationCurves(gpu, activations, xs);
   return activations.map((_, k) => ({ f: flat[2 * k]!, df: flat[2 * k + 1]! }));
 }
 
 /** Every model's predicted classes on `batch`, one `Uint32Array` per model. */
-export function stackPredict(state: wasm.StackState, batch: wasm.StackBatch): Promise<Uint32Array[]> {
+export function stackPredict(state: raw.StackState, batch: raw.StackBatch): Promise<Uint32Array[]> {
   return wasm.stackPredict(state, batch);
 }

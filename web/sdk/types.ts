@@ -15,7 +15,9 @@ export { BUILTINS } from '../../pkg/builtins.js';
 /** The tutorial's six activation functions, by name, in the tutorial's order. */
 export const ACTIVATIONS = ['sigmoid', 'tanh', 'relu', 'leaky_relu', 'elu', 'swish'] as const satisfies readonly Builtin[];
 
-/** A PRNG key: the raw data of a `jax.random.key`, a `Uint32Array` of length 2. */
+/** A PRNG key: the raw data of a `jax.random.key`, a `Uint32Array` of length 2; or, from
+ * `key(seed, { legacy: true })`, of length 3 (the data, then 1): a key of JAX before 0.5, whose
+ * splits and draws are that JAX's (the tutorial notebook's). */
 export type Key = Uint32Array;
 
 /**

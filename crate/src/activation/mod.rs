@@ -321,7 +321,16 @@ impl Activation {
         } else {
             self.func.f
         };
-        print::print(&self.func.graph, root, &self.param_names(), dialect)
+        // In JAX code the parameters are `params["name"]` (the script defines the dict).
+        let names: Vec<String> = match dialect {
+            Dialect::Formula => self.param_names(),
+            Dialect::Jax => self
+                .param_names()
+                .iter()
+                .map(|n| format!("params[{}]", serde_json::Value::from(n.as_str())))
+                .collect(),
+        };
+        print::print(&self.func.graph, root, &names, dialect)
     }
 
     /// `f(x)` and `f'(x)` in f64, from the formula itself (libm's special functions).

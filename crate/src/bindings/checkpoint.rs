@@ -4,7 +4,7 @@ use wasm_bindgen::prelude::*;
 
 use super::device::Dev;
 use super::train::TrainState;
-use super::{Once, js_err, key_from};
+use super::{Once, js_err, key_from, key_words};
 use crate::checkpoint::Checkpoint;
 use crate::flax;
 
@@ -65,7 +65,46 @@ pub fn restore_checkpoint(device: &Dev, bytes: &[u8]) -> Result<Restored, JsErro
     let ckpt = Checkpoint::from_bytes(bytes).map_err(js_err)?;
     Ok(Restored {
         state: Once::new(TrainState(ckpt.restore(device.device()))),
-        key: ckpt.key.0.to_vec(),
+        key: key_words(ckpt.key),
         meta: ckpt.meta,
     })
+}
+
+/// The Python script that continues a model of `config` in JAX/Flax (`crate::jax`): the same
+/// layers, activation formula, initializer and PRNG mode; it loads the parameters from
+/// `paramsFile` (beside it; `exportFlax`'s bytes), evaluates on FashionMNIST's test set and
+/// prints the accuracy. `options`: `{ legacy?: boolean, paramsFile?: string, testAccuracy?:
+/// number }` (the accuracy ActLab measured, quoted in the script).
+#[wasm_bindgen(js_name = jaxScript)]
+pub fn jax_script(
+    #[wasm_bindgen(unchecked_param_type = "TrainConfig")] config: JsValue,
+    #[wasm_bindgen(
+        unchecked_optional_param_type = "{ legacy?: boolean; paramsFile?: string; testAccuracy?: number }"
+    )]
+    options: JsValue,
+) -> Result<String, JsError> {
+    let config: crate::train::TrainConfig = super::train::parse_config(config)?;
+    config.validate().map_err(js_err)?;
+    let get = |k: &str| {
+        if options.is_undefined() || options.is_null() {
+            JsValue::UNDEFINED
+        } else {
+            js_sys::Reflect::get(&options, &k.into()).unwrap_or(JsValue::UNDEFINED)
+        }
+    };
+    let mode = if get("legacy").as_bool() == Some(true) {
+        crate::prng::Mode::Legacy
+    } else {
+        crate::prng::Mode::Partitionable
+    };
+    let file = get("paramsFile")
+        .as_string()
+        .unwrap_or_else(|| "params.msgpack".into());
+    if file.is_empty() || file.len() > 200 || file.contains(['/', '\\']) {
+        return Err(JsError::new(
+            "paramsFile is a file name (no directories, at most 200 characters)",
+        ));
+    }
+    let accuracy = get("testAccuracy").as_f64().filter(|a| a.is_finite());
+    Ok(crate::jax::script(&config, mode, &file, accuracy))
 }

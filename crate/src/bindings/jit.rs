@@ -144,11 +144,17 @@ impl StackState {
     }
 }
 
-/// Every model's `TrainState::init`, model k from `keys[2k..2k+2]` (a flat `Uint32Array`).
+/// Every model's `TrainState::init`, model k from `keys[3k..3k+3]` (a flat `Uint32Array` of
+/// each key's data and mode word: the SDK's `initStack` lays it out).
 #[wasm_bindgen(js_name = initStack)]
 pub fn init_stack(program: &StackProgram, keys: &[u32]) -> Result<StackState, JsError> {
+    if !keys.len().is_multiple_of(3) {
+        return Err(JsError::new(
+            "initStack takes 3 words per key (its data and its mode)",
+        ));
+    }
     let keys = keys
-        .chunks(2)
+        .chunks(3)
         .map(key_from)
         .collect::<Result<Vec<_>, _>>()?;
     Ok(StackState::new(

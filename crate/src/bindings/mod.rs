@@ -9,7 +9,7 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use crate::error::Error;
-use crate::prng::Key;
+use crate::prng::{Key, Mode};
 
 mod activation;
 mod analysis;
@@ -38,14 +38,27 @@ pub(crate) fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsError> {
         .map_err(|e| JsError::new(&e.to_string()))
 }
 
-/// A PRNG key from its raw data, a `Uint32Array` of length 2.
+/// A PRNG key from JavaScript: its raw data, a `Uint32Array` of length 2 (today's JAX), or
+/// of length 3 whose third word is the mode (0 today's, 1 the notebook's, JAX before 0.5).
 pub(crate) fn key_from(k: &[u32]) -> Result<Key, JsError> {
     match k {
-        [a, b] => Ok(Key([*a, *b])),
+        [a, b] | [a, b, 0] => Ok(Key([*a, *b], Mode::Partitionable)),
+        [a, b, 1] => Ok(Key([*a, *b], Mode::Legacy)),
+        [_, _, m] => Err(JsError::new(&format!(
+            "a PRNG key's third word is its mode, 0 (today's JAX) or 1 (JAX before 0.5), got {m}"
+        ))),
         _ => Err(JsError::new(&format!(
-            "a PRNG key is a Uint32Array of length 2, got length {}",
+            "a PRNG key is a Uint32Array of length 2 (or 3 with its mode), got length {}",
             k.len()
         ))),
+    }
+}
+
+/// A key as JavaScript holds it: 2 words in today's mode, 3 (`[data, 1]`) in the legacy one.
+pub(crate) fn key_words(k: Key) -> Vec<u32> {
+    match k.1 {
+        Mode::Partitionable => k.0.to_vec(),
+        Mode::Legacy => vec![k.0[0], k.0[1], 1],
     }
 }
 

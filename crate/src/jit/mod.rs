@@ -48,7 +48,7 @@ pub(crate) const STEPS_PER_SUBMIT: usize = 64;
 /// Steps' metrics kept on the GPU until read; a loop reads a few times a second.
 pub(crate) const METRIC_SLOTS: usize = 4096;
 /// The most models in one stack (the tutorial needs 6).
-pub const MAX_MODELS: usize = 64;
+pub const MAX_MODELS: usize = 128;
 
 /// One train step of every model of the stack on `batch`: consumes the state (its buffers
 /// are updated in place, as JAX's donated arguments) and returns the next one, with the

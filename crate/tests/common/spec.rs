@@ -1,10 +1,25 @@
 //! Checks against `shared/spec/*.json`, the JAX/Flax reference vectors.
 
-use actlab::prng::{self, Key};
+use actlab::prng::{self, Key, Mode};
 use serde_json::Value;
 
+// The browser's copies (wasm tests cannot read files); the native tests read the files at run
+// time (`spec_file`), so they hold for any file of the same schema.
 pub const PRNG_JSON: &str = include_str!("../../../../shared/spec/jax_prng_vectors.json");
+pub const PRNG_LEGACY_JSON: &str =
+    include_str!("../../../../shared/spec/jax_prng_vectors_legacy.json");
 pub const FLAX_JSON: &str = include_str!("../../../../shared/spec/flax_mlp_init.json");
+pub const TUTORIAL_JSON: &str = include_str!("../../../../shared/spec/tutorial_init.json");
+
+/// A spec file's text: from `$ACTLAB_SPEC_DIR` when set, else `../shared/spec/` beside the
+/// checkout.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn spec_file(name: &str) -> String {
+    let dir = std::env::var("ACTLAB_SPEC_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/spec").into());
+    let path = format!("{dir}/{name}");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
 
 fn u32s(v: &Value) -> Vec<u32> {
     v.as_array()
@@ -22,9 +37,10 @@ fn f32s(v: &Value) -> Vec<f32> {
         .collect()
 }
 
-fn key_of(v: &Value) -> Key {
+/// A key's raw data.
+fn key_of(v: &Value) -> [u32; 2] {
     let k = u32s(v);
-    Key([k[0], k[1]])
+    [k[0], k[1]]
 }
 
 fn shape_len(name: &str) -> usize {
@@ -51,22 +67,29 @@ pub fn ulps(a: f32, b: f32) -> u32 {
 pub fn check_prng_vectors(json: &str) -> (usize, u32) {
     let spec: Value = serde_json::from_str(json).unwrap();
     assert_eq!(spec["impl"], "threefry2x32");
-    assert_eq!(spec["threefry_partitionable"], true);
+    // The file says which of threefry's modes made it; the keys carry that mode.
+    let mode = match spec["threefry_partitionable"].as_bool() {
+        Some(true) => Mode::Partitionable,
+        Some(false) => Mode::Legacy,
+        None => panic!("threefry_partitionable is not a boolean"),
+    };
     let mut compared = 0;
     let mut worst_normal = 0;
     for case in spec["cases"].as_array().unwrap() {
         let seed = case["seed"].as_u64().unwrap();
-        let k = prng::key(seed);
-        assert_eq!(k, key_of(&case["key"]), "key({seed})");
+        let k = prng::key(seed).with_mode(mode);
+        assert_eq!(k.0, key_of(&case["key"]), "key({seed})");
         for (n, keys) in case["split"].as_object().unwrap() {
-            let got = prng::split(k, n.parse().unwrap());
-            let want: Vec<Key> = keys.as_array().unwrap().iter().map(key_of).collect();
-            assert_eq!(got, want, "split(key({seed}), {n})");
+            let got: Vec<Key> = prng::split(k, n.parse().unwrap());
+            assert!(got.iter().all(|g| g.1 == mode), "split keeps the mode");
+            let got: Vec<[u32; 2]> = got.into_iter().map(|g| g.0).collect();
+            let want: Vec<[u32; 2]> = keys.as_array().unwrap().iter().map(key_of).collect();
+            assert_eq!(got, want, "split(key({seed}), {n}) ({mode:?})");
             compared += want.len() * 2;
         }
         for (d, want) in case["fold_in"].as_object().unwrap() {
             assert_eq!(
-                prng::fold_in(k, d.parse().unwrap()),
+                prng::fold_in(k, d.parse().unwrap()).0,
                 key_of(want),
                 "fold_in(key({seed}), {d})"
             );
@@ -77,7 +100,7 @@ pub fn check_prng_vectors(json: &str) -> (usize, u32) {
             assert_eq!(
                 prng::bits(k, shape_len(shape)),
                 want,
-                "bits(key({seed}), {shape})"
+                "bits(key({seed}), {shape}) ({mode:?})"
             );
             compared += want.len();
         }
@@ -115,7 +138,7 @@ pub fn check_prng_vectors(json: &str) -> (usize, u32) {
             assert_eq!(
                 prng::permutation(k, n.parse().unwrap()),
                 want,
-                "permutation(key({seed}), {n})"
+                "permutation(key({seed}), {n}) ({mode:?})"
             );
             compared += want.len();
         }
@@ -133,10 +156,13 @@ pub struct FlaxTensor {
     pub sha256: String,
 }
 
-/// One `(seed, kernel_init)` case of the Flax file.
+/// One `(seed, kernel_init)` case of the Flax file, or one `(seed, mode, net)` case of the
+/// tutorial file (`kernel_init` "tutorial").
 pub struct FlaxCase {
     pub seed: u64,
     pub kernel_init: String,
+    pub mode: Mode,
+    pub hidden: Vec<usize>,
     pub tensors: Vec<FlaxTensor>,
 }
 
@@ -148,7 +174,15 @@ pub fn flax_cases(json: &str) -> Vec<FlaxCase> {
         .iter()
         .map(|c| FlaxCase {
             seed: c["seed"].as_u64().unwrap(),
-            kernel_init: c["kernel_init"].as_str().unwrap().to_string(),
+            kernel_init: c["kernel_init"].as_str().unwrap_or("tutorial").to_string(),
+            mode: match c["threefry_partitionable"].as_bool() {
+                Some(false) => Mode::Legacy,
+                _ => Mode::Partitionable,
+            },
+            hidden: c["hidden"]
+                .as_array()
+                .map(|h| h.iter().map(|d| d.as_u64().unwrap() as usize).collect())
+                .unwrap_or_else(|| vec![512, 256, 256, 128]),
             tensors: c["params"]
                 .as_object()
                 .unwrap()
@@ -183,7 +217,10 @@ pub fn check_flax_case(case: &FlaxCase, layers: &[actlab::mlp::HostDense]) {
             "kernel" => (layers[i].kernel_shape.to_vec(), &layers[i].kernel),
             _ => (vec![layers[i].bias.len()], &layers[i].bias),
         };
-        let ctx = format!("seed {} {} {}", case.seed, case.kernel_init, t.name);
+        let ctx = format!(
+            "seed {} {} {:?} {:?} {}",
+            case.seed, case.kernel_init, case.mode, case.hidden, t.name
+        );
         assert_eq!(shape, t.shape, "{ctx}: shape");
         assert_eq!(&values[..8], &t.first8[..], "{ctx}: first values");
         assert_eq!(
@@ -211,7 +248,26 @@ pub fn kernel_init_of(case: &FlaxCase) -> actlab::init::KernelInit {
     match case.kernel_init.as_str() {
         "lecun_uniform" => actlab::init::KernelInit::LecunUniform,
         "torch_default_uniform" => actlab::init::KernelInit::TorchDefault,
+        "tutorial" => actlab::init::KernelInit::Tutorial,
         other => panic!("unknown kernel_init {other}"),
+    }
+}
+
+/// The bias initializer that goes with a case's kernel initializer.
+pub fn bias_init_of(case: &FlaxCase) -> actlab::init::BiasInit {
+    if case.kernel_init == "tutorial" {
+        actlab::init::BiasInit::Tutorial
+    } else {
+        actlab::init::BiasInit::Zeros
+    }
+}
+
+/// The case's network: 784 inputs, its hidden sizes, 10 outputs.
+pub fn mlp_of(case: &FlaxCase) -> actlab::mlp::MlpConfig {
+    actlab::mlp::MlpConfig {
+        input: 784,
+        hidden: case.hidden.clone(),
+        output: 10,
     }
 }
 
@@ -219,15 +275,16 @@ pub fn kernel_init_of(case: &FlaxCase) -> actlab::init::KernelInit {
 /// `Params::init` uploads.
 pub fn host_init(case: &FlaxCase) -> Vec<actlab::mlp::HostDense> {
     use actlab::init::{BiasInit, dense_param_key};
-    let root = prng::key(case.seed);
-    actlab::mlp::MlpConfig::default()
+    let root = prng::key(case.seed).with_mode(case.mode);
+    let _ = BiasInit::Zeros;
+    mlp_of(case)
         .layer_dims()
         .into_iter()
         .enumerate()
         .map(|(i, (fan_in, fan_out))| actlab::mlp::HostDense {
             kernel_shape: [fan_in, fan_out],
             kernel: kernel_init_of(case).sample(dense_param_key(root, i, 1), fan_in, fan_out),
-            bias: BiasInit::Zeros.sample(dense_param_key(root, i, 2), fan_in, fan_out),
+            bias: bias_init_of(case).sample(dense_param_key(root, i, 2), fan_in, fan_out),
         })
         .collect()
 }
