@@ -110,7 +110,7 @@ describe('the page', () => {
     // Same initial params for both: the first losses differ only through the activation.
     expect(first[0]!.losses[0]).not.toBe(first[1]!.losses[0]);
     const points = await page.evaluate(() => window.actlab.chartPoints());
-    expect(points).toEqual({ loss: { relu: 8, tanh: 8 }, accuracy: { relu: 1, tanh: 1 } });
+    expect(points).toEqual({ loss: { relu: 8, tanh: 8 }, accuracy: { relu: 1, tanh: 1, 'relu (training)': 1, 'tanh (training)': 1 } });
     await expect.poll(() => page.locator('#loss-chart canvas').count()).toBeGreaterThan(0);
     expect(await page.locator('#results tbody tr').count()).toBe(2);
     // Beside each result, the tutorial's published values and the difference to them.
@@ -193,7 +193,7 @@ describe('the page', () => {
     const again = await page.evaluate(() => structuredClone(window.actlab.runs)) as Run[];
     expect(again.map((r) => r.losses)).toEqual(runs.map((r) => r.losses));
     expect(await page.evaluate(() => window.actlab.config?.custom)).toEqual({ mish_like: { formula: 'x * tanh(softplus(b * x))', params: { b: 1.2 } } });
-    expect(await page.evaluate(() => window.actlab.chartPoints())).toEqual({ loss: { relu: 8, mish_like: 8 }, accuracy: { relu: 1, mish_like: 1 } });
+    expect(await page.evaluate(() => window.actlab.chartPoints())).toEqual({ loss: { relu: 8, mish_like: 8 }, accuracy: { relu: 1, mish_like: 1, 'relu (training)': 1, 'mish_like (training)': 1 } });
     expect(await page.locator('#results tbody tr', { hasText: 'mish_like' }).locator('code').textContent()).toBe('x * tanh(softplus(b * x)), b = 1.2');
     expect(await page.locator('input[name=activations][value=mish_like]').isChecked()).toBe(true);
     await page.screenshot({ path: `${ARTIFACTS}/custom-activation.png`, fullPage: true });
@@ -221,9 +221,11 @@ describe('the page', () => {
     type Analyses = { charts: Record<string, Record<string, number>>; gradMeans: Record<string, number[]>; dead: Record<string, { init: number[]; trained: number[] | null }> };
     const analyses = await page.evaluate(() => structuredClone(window.actlab.analyses)) as Analyses;
     const both = (n: number) => ({ sigmoid: n, relu: n });
+    // Activations are drawn for the trained model beside the one at init; untrained, only the latter.
+    const atInit = (n: number) => ({ 'sigmoid (at init)': n, 'relu (at init)': n });
     expect(analyses.charts).toEqual({
       'fn-chart': both(201), 'dfn-chart': both(201), 'grad-mean-chart': both(3),
-      'grad-hist-1': both(40), 'grad-hist-2': both(40), 'grad-hist-3': both(40), 'act-hist-1': both(40), 'act-hist-2': both(40),
+      'grad-hist-1': both(40), 'grad-hist-2': both(40), 'grad-hist-3': both(40), 'act-hist-1': atInit(40), 'act-hist-2': atInit(40),
     });
     // Vanishing gradients: Sigmoid's first layer gets a smaller mean gradient than ReLU's.
     console.log('mean |grad| per layer at init', JSON.stringify(analyses.gradMeans));

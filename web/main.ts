@@ -3,9 +3,9 @@
 // applies the trainer's events to its copy of the run, and keeps the buttons in step.
 import { DEFAULT_RUN, formValuesOf, queryOf, type RunConfig } from './app/config.js';
 import { idbRuns, type RunRecord, type SavedRun } from './app/runs.js';
-import { LONG_COMMANDS, NO_WEBGPU_HERE, applyEvent, type Command, type DeviceKind, type TrainerEvent } from './app/protocol.js';
+import { LONG_COMMANDS, NO_WEBGPU_HERE, applyEvent, type AnalysisData, type Command, type DeviceKind, type TrainerEvent } from './app/protocol.js';
 import { localTransport, openTransport, type Transport } from './app/transport.js';
-import { PUBLISHED_JAX, PUBLISHED_PYTORCH, tutorialPreset } from './app/published.js';
+import { PUBLISHED_JAX, PUBLISHED_PYTORCH, deepPreset, sameModels, tutorialPreset } from './app/published.js';
 import { chartsPng } from './view/charts.js';
 import { buildForm, fillForm, formEpochs, formNames, putCustom, readForm } from './view/form.js';
 import { Editor } from './view/editor.js';
@@ -38,7 +38,7 @@ const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as 
 const buttons = {
   train: $<HTMLButtonElement>('train'), stop: $<HTMLButtonElement>('stop'), analyse: $<HTMLButtonElement>('analyse'),
   download: $<HTMLButtonElement>('download'), png: $<HTMLButtonElement>('download-png'), load: $<HTMLInputElement>('load-checkpoint'),
-  checkpoint: $<HTMLButtonElement>('save-checkpoint'), flax: $<HTMLButtonElement>('export-flax'),
+  checkpoint: $<HTMLButtonElement>('save-checkpoint'), flax: $<HTMLButtonElement>('export-flax'), jax: $<HTMLButtonElement>('export-jax'),
 };
 const savedSelect = $<HTMLSelectElement>('saved-runs');
 const sampleSelect = $<HTMLSelectElement>('sample-model');
@@ -55,6 +55,8 @@ let busy = false;
 /** Activations with a trained model (samples, checkpoint, Flax export). */
 const models = new Set<string>();
 let redrawTimer: ReturnType<typeof setTimeout> | undefined;
+/** The last analyses as computed (in the JSON export). */
+let analysesData: AnalysisData | null = null;
 
 const inspect: Inspect = {
   config: null,
@@ -89,6 +91,7 @@ function setButtons(): void {
   buttons.png.disabled = !ready || (inspect.runs.length === 0 && !inspect.analyses);
   buttons.checkpoint.disabled = !ready || !models.has(sampleSelect.value);
   buttons.flax.disabled = !ready || !models.has(sampleSelect.value);
+  buttons.jax.disabled = !ready || !models.has(sampleSelect.value);
 }
 
 function redraw(): void {
@@ -196,10 +199,12 @@ function onEvent(e: TrainerEvent): void {
       sampleSelect.disabled = false;
       break;
     case 'samples':
-      if (e.activation === sampleSelect.value) renderSamples($('samples'), e.pixels, e.labels, e.predicted);
+      if (e.activation === sampleSelect.value) renderSamples($('samples'), e.pixels, e.labels, e.predicted, e.predictedInit);
       break;
     case 'analyses':
+      analysesData = e.data;
       inspect.analyses = drawAnalyses(e.data, $('analyses'), $<HTMLTableElement>('dead'));
+      setButtons();
       break;
     case 'preview':
       editor?.shown(e.id, e.check, e.xs, e.f, e.df);
@@ -246,7 +251,11 @@ function wire(): void {
   });
   buttons.analyse.addEventListener('click', () => {
     const cfg = readForm();
-    if (cfg) send({ type: 'analyse', config: cfg });
+    if (!cfg) return;
+    // The shown run's own models where the form still describes them; else the form's network
+    // at initialisation.
+    const shown = run && sameModels(run.config, cfg) ? run : null;
+    send({ type: 'analyse', config: shown?.config ?? cfg, runId: shown?.id });
   });
   sampleSelect.addEventListener('change', () => {
     setButtons(); // the save/export buttons follow the selected model
@@ -263,7 +272,7 @@ function wire(): void {
   });
   buttons.download.addEventListener('click', () => {
     const published = { jax: PUBLISHED_JAX, pytorch: PUBLISHED_PYTORCH };
-    download(JSON.stringify({ config: inspect.config, runs: inspect.runs, published }, null, 2), `actlab-seed${inspect.config?.seed}.json`, 'application/json');
+    download(JSON.stringify({ config: inspect.config, runs: inspect.runs, published, analyses: analysesData }, null, 2), `actlab-seed${inspect.config?.seed}.json`, 'application/json');
   });
   buttons.png.addEventListener('click', () => {
     chartsPng(document.querySelector('main')!)
@@ -272,6 +281,11 @@ function wire(): void {
   });
   buttons.checkpoint.addEventListener('click', () => transport?.send({ type: 'checkpoint', activation: sampleSelect.value as RunRecord['activation'] }));
   buttons.flax.addEventListener('click', () => transport?.send({ type: 'exportFlax', activation: sampleSelect.value as RunRecord['activation'] }));
+  buttons.jax.addEventListener('click', () => transport?.send({ type: 'exportJax', activation: sampleSelect.value as RunRecord['activation'] }));
+  $('preset-deep').addEventListener('click', () => {
+    fillForm(formValuesOf(deepPreset(readForm() ?? DEFAULT_RUN)));
+    say('Deep ReLU network set: hidden 256 ×5 then 128 ×5, the notebook\'s init and PRNG, seed 42. Press Analyse for its dead neurons at initialisation.');
+  });
   buttons.load.addEventListener('change', () => {
     const file = buttons.load.files?.[0];
     buttons.load.value = '';

@@ -1,6 +1,7 @@
 // The tutorial's analyses, computed on the run's device (the GPU or the CPU): activation
-// functions and their autodiff derivatives, gradient flow at initialisation, hidden-activation
-// histograms and dead neurons.
+// functions and their derivatives, gradient flow at initialisation, hidden-activation
+// histograms (of each activation's trained model where it has one) and dead neurons, counted
+// over the training images at initialisation and after training.
 // The crate computes the numbers; this module bins them into `AnalysisData` for the page to draw
 // (web/view/analyses.ts). No DOM here.
 import type { Api, Batch, Device, DeviceSplit, Key, TrainConfig, TrainState } from '../sdk/index.js';
@@ -21,8 +22,9 @@ export interface AnalysisInput {
   initKey: Key;
   /** One batch (the tutorial uses 256 training images) for gradients and activations. */
   batch: Batch;
-  /** The training split, for dead neurons. */
-  train: DeviceSplit;
+  /** The splits dead neurons are counted over (the training and validation images: the
+   * notebook's 60,000). */
+  deadSplits: DeviceSplit[];
   /** Trained models, where there are any (else the analyses use freshly initialised ones). */
   trained: Map<ActivationName, TrainState>;
   onProgress: (what: string) => void;
@@ -32,7 +34,7 @@ const BINS = 40;
 
 export async function computeAnalyses(input: AnalysisInput): Promise<AnalysisData> {
   const { api, device, activations: acts } = input;
-  const { activationCurve, deadFractions, gradientMagnitudes, hiddenActivations, init } = api;
+  const { activationCurve, deadCounts, gradientMagnitudes, hiddenActivations, init } = api;
   // 1. Each function and its derivative over [-5, 5].
   input.onProgress('Analyses: activation functions and their derivatives…');
   const xs = linspace(-5, 5, 201);
@@ -49,7 +51,7 @@ export async function computeAnalyses(input: AnalysisInput): Promise<AnalysisDat
       grads.push(await gradientMagnitudes(fresh, input.batch));
       const trained = input.trained.get(a);
       hidden.push(await hiddenActivations(trained ?? fresh, input.batch));
-      dead.push({ init: await deadFractions(fresh, input.train), trained: trained ? await deadFractions(trained, input.train) : null });
+      dead.push({ init: await deadCounts(fresh, input.deadSplits), trained: trained ? await deadCounts(trained, input.deadSplits) : null });
     } finally {
       fresh.free();
     }
@@ -68,6 +70,9 @@ export async function computeAnalyses(input: AnalysisInput): Promise<AnalysisDat
     gradHist: Array.from({ length: layers }, (_, l) => binned(logGrads, l)),
     actHist: Array.from({ length: hidden[0]?.length ?? 0 }, (_, l) => binned(hidden, l)),
     dead,
+    deadImages: input.deadSplits.reduce((n, s) => n + s.len, 0),
+    widths: [...(input.configOf(acts[0]!).mlp?.hidden ?? [])],
+    trained: acts.map((a) => input.trained.has(a)),
     trainedModels: acts.every((a) => input.trained.has(a)),
   };
 }

@@ -32,6 +32,9 @@ export interface RunConfig {
   prng?: 'default' | 'legacy';
   optimizer: 'sgd' | 'adam';
   seed: number;
+  /** Seeds per activation (1 to 16; absent in runs saved before: 1): seed, seed + 1, ... each
+   * initialise one model of every activation, all in one stack, on the same batches. */
+  seeds?: number;
   /** Images kept per split (train, val, test): smaller is faster. */
   limit: number;
 }
@@ -50,6 +53,7 @@ export const DEFAULT_RUN: RunConfig = {
   prng: 'legacy',
   optimizer: 'sgd',
   seed: 42,
+  seeds: 1,
   limit: 50000,
 };
 
@@ -79,6 +83,21 @@ export function decodeDef(text: string): { name: ActivationName; def: Activation
     params[k.trim()] = value;
   }
   return { name: text.slice(0, colon).trim(), def: { formula: formula!.trim(), params } };
+}
+
+/**
+ * The run's models, in stack order: every activation once per seed. With one seed a model is its
+ * activation's name; with several, `name@seed` (names have no `@`).
+ */
+export function modelsOf(c: RunConfig): ActivationName[] {
+  const n = c.seeds ?? 1;
+  return c.activations.flatMap((a) => (n === 1 ? [a] : Array.from({ length: n }, (_, i) => `${a}@${c.seed + i}`)));
+}
+
+/** A model's activation and seed (`modelsOf`'s inverse). */
+export function modelOf(c: RunConfig, model: string): { activation: ActivationName; seed: number } {
+  const at = model.lastIndexOf('@');
+  return at < 0 ? { activation: model, seed: c.seed } : { activation: model.slice(0, at), seed: Number(model.slice(at + 1)) };
 }
 
 /** What the crate takes for activation `name` of the run: a built-in by name, or its formula. */
@@ -125,6 +144,7 @@ export function parseRunConfig(v: FormValues): Parsed {
   const patience = take('patience', integer(v.patience, 1, 50, 'Patience'));
   const batchSize = take('batchSize', integer(v.batchSize, 1, 4096, 'Batch size'));
   const seed = take('seed', integer(v.seed, 0, 2 ** 32 - 1, 'Seed'));
+  const seeds = take('seeds', integer(v.seeds ?? '1', 1, 16, 'Seeds'));
   const limit = take('limit', integer(v.limit, 1, 50000, 'Images per split'));
   const lr = Number((v.learningRate ?? '').trim());
   const learningRate = take('learningRate', (v.learningRate ?? '').trim() !== '' && Number.isFinite(lr) && lr > 0 && lr <= 10
@@ -147,7 +167,7 @@ export function parseRunConfig(v: FormValues): Parsed {
   return {
     ok: true,
     config: { activations, custom, epochs: epochs!, patience: patience!, batchSize: batchSize!, learningRate: learningRate!,
-      hidden: hidden!, init: init!, prng: prng!, optimizer: optimizer!, seed: seed!, limit: limit! },
+      hidden: hidden!, init: init!, prng: prng!, optimizer: optimizer!, seed: seed!, seeds: seeds!, limit: limit! },
   };
 }
 
@@ -156,7 +176,7 @@ export function formValuesOf(c: RunConfig): Required<FormValues> {
   return {
     activations: [...c.activations], custom: Object.entries(c.custom ?? {}).map(([n, d]) => encodeDef(n, d)), epochs: String(c.epochs), patience: String(c.patience),
     batchSize: String(c.batchSize), learningRate: String(c.learningRate), hidden: c.hidden.join(', '),
-    init: c.init, prng: c.prng ?? 'default', optimizer: c.optimizer, seed: String(c.seed), limit: String(c.limit),
+    init: c.init, prng: c.prng ?? 'default', optimizer: c.optimizer, seed: String(c.seed), seeds: String(c.seeds ?? 1), limit: String(c.limit),
   };
 }
 
@@ -164,7 +184,8 @@ export function formValuesOf(c: RunConfig): Required<FormValues> {
  * The crate's configuration for one activation of a run: what the form sets, over the crate's
  * defaults (`defaultConfig()`: the input and output sizes, SGD's momentum).
  */
-export function trainConfigOf(c: RunConfig, activation: ActivationName, defaults: Complete<TrainConfig>): TrainConfig {
+export function trainConfigOf(c: RunConfig, model: ActivationName, defaults: Complete<TrainConfig>): TrainConfig {
+  const activation = modelOf(c, model).activation;
   const sgd = defaults.optimizer.kind === 'sgd' ? defaults.optimizer : { kind: 'sgd' as const, learning_rate: c.learningRate, momentum: 0.9 };
   return {
     mlp: { ...defaults.mlp, hidden: c.hidden },

@@ -5,8 +5,8 @@ import {
   compileStack, defaultConfig, foldIn, gpu as gpuApi, initStack, readStackMetrics, stackEvalSteps, stackFromCheckpoints, stackTrainSteps,
   type Api, type Gpu, type Key, type StackData, type StackEpoch, type StackProgram, type StackState,
 } from '../sdk/index.js';
-import { trainConfigOf, type ActivationName, type RunConfig } from './config.js';
-import type { Engine } from './trainer.js';
+import { modelOf, trainConfigOf, type ActivationName, type RunConfig } from './config.js';
+import type { Engine, StepMetrics } from './trainer.js';
 
 /** The splits of a run, uploaded once for compiled steps. */
 export interface StackSplits { train: StackData; val: StackData; test: StackData }
@@ -22,12 +22,18 @@ export function runKeys(api: Pick<Api, 'key' | 'splitKeys'>, seed: number, prng:
   return { root, init: root, order: api.splitKeys(root, 2)[1]! };
 }
 
+/** Model `model`'s initial key: its seed's root key (seeds differ in their start, not their
+ * batches, which the run's first seed orders). */
+export function initKeyOf(api: Pick<Api, 'key'>, cfg: RunConfig, model: ActivationName): Key {
+  return api.key(modelOf(cfg, model).seed, { legacy: cfg.prng === 'legacy' });
+}
+
 /** A stack of `activations`, freshly initialised or continuing from their checkpoint `files`. */
 export function openStack(gpu: Gpu, splits: StackSplits, cfg: RunConfig, activations: readonly ActivationName[], files?: Uint8Array[]): Engine {
   const keys = runKeys(gpuApi, cfg.seed, cfg.prng);
   const program = compileStack(gpu, activations.map((a) => trainConfigOf(cfg, a, defaultConfig())), cfg.batchSize);
   try {
-    const state = files ? stackFromCheckpoints(program, files) : initStack(program, activations.map(() => keys.init));
+    const state = files ? stackFromCheckpoints(program, files) : initStack(program, activations.map((m) => initKeyOf(gpuApi, cfg, m)));
     return new StackEngine(gpu, splits, cfg, keys, activations, program, state);
   } catch (e) {
     program.free();
@@ -46,7 +52,7 @@ class StackEngine implements Engine {
     this.stepsPerEpoch = Math.floor(splits.train.len / cfg.batchSize);
   }
 
-  train(epoch: number, from: number, n: number): Promise<number[][]> {
+  train(epoch: number, from: number, n: number): Promise<StepMetrics> {
     if (this.epoch?.n !== epoch) {
       this.epoch?.order.free();
       this.epoch = { n: epoch, order: this.splits.train.epoch(foldIn(this.keys.order, epoch), this.cfg.batchSize) };
@@ -54,7 +60,10 @@ class StackEngine implements Engine {
     const { order } = this.epoch;
     const out = stackTrainSteps(this.state, Array.from({ length: n }, (_, i) => order.batch(from + i)));
     this.state = out.state;
-    return readStackMetrics(out.metrics).then((steps) => steps.map((models) => models.map((m) => m.loss)));
+    return readStackMetrics(out.metrics).then((steps) => ({
+      losses: steps.map((models) => models.map((m) => m.loss)),
+      accuracies: steps.map((models) => models.map((m) => m.accuracy)),
+    }));
   }
 
   async evaluate(): Promise<{ val: number[]; test: number[] }> {

@@ -8,14 +8,17 @@ import {
   type Api, type ByteCache, type Device, type DeviceData, type DeviceSplit, type TrainState,
 } from '../sdk/index.js';
 import { computeAnalyses } from './analyses.js';
-import { activationOf, trainConfigOf, type ActivationName, type RunConfig } from './config.js';
-import { openStack, runKeys, type StackSplits } from './engine.js';
+import { activationOf, modelOf, modelsOf, trainConfigOf, type ActivationName, type RunConfig } from './config.js';
+import { initKeyOf, openStack, runKeys, type StackSplits } from './engine.js';
 import { openModels, type ModelSplits } from './models.js';
 import { describe } from './progress.js';
 import { WorkerFailure, cpuPool, type CpuPool } from './pool.js';
 import { LONG_COMMANDS, NO_WEBGPU_HERE, emptyRecord, type Command, type TrainerEvent } from './protocol.js';
 import { parseProgress, type ResumePoint, type RunStore, type SavedRun } from './runs.js';
 import { resumeFrom, trainRun, type Checkpoint, type Start } from './trainer.js';
+
+/** An activation's model of its run's first seed (the one analyses and samples show). */
+const firstModel = (cfg: RunConfig, a: ActivationName) => modelsOf({ ...cfg, activations: [a] })[0]!;
 
 /** Where the editor plots a formula: [-5, 5], the analyses' range. */
 const PREVIEW_XS = Array.from({ length: 201 }, (_, i) => (i - 100) / 20);
@@ -146,6 +149,14 @@ export function createHost(deps: HostDeps): { handle(cmd: Command): void } {
     });
     best = out.best;
     latest = out.latest;
+    if (!out.stopped && store?.saveModels) {
+      // A finished run keeps each activation's trained model (its first seed's) for later visits.
+      const keep = Object.fromEntries(cfg.activations.flatMap((a) => {
+        const bytes = best.get(firstModel(cfg, a));
+        return bytes ? [[a, bytes]] : [];
+      }));
+      await store.saveModels(start.run.id, keep).catch(() => undefined);
+    }
     if (first && !lost) await samples(first);
   };
 
@@ -153,12 +164,22 @@ export function createHost(deps: HostDeps): { handle(cmd: Command): void } {
     const o = splits(need(run).config.limit);
     const idx = range(0, Math.min(16, o.data.len('test')));
     const batch = o.data.batch(device(), 'test', idx);
-    const predicted = await need(where).api.predict(bestModel(a), batch).finally(() => batch.free());
-    emit({ type: 'samples', activation: a, pixels: o.data.pixels('test', idx), labels: o.data.labels('test', idx), predicted });
+    const { api } = need(where);
+    const cfg = need(run).config;
+    // The same images through the model as it started (its seed's init) and as trained.
+    const initial = api.init(device(), initKeyOf(api, cfg, a), trainConfigOf(cfg, a, api.defaultConfig()));
+    try {
+      const predicted = await api.predict(bestModel(a), batch);
+      const predictedInit = await api.predict(initial, batch);
+      emit({ type: 'samples', activation: a, pixels: o.data.pixels('test', idx), labels: o.data.labels('test', idx), predicted, predictedInit });
+    } finally {
+      initial.free();
+      batch.free();
+    }
   };
 
   const fresh = (cfg: RunConfig, id = `${Date.now()}`): Start => ({
-    run: { id, startedAt: Date.now(), config: cfg, runs: cfg.activations.map(emptyRecord), finished: false },
+    run: { id, startedAt: Date.now(), config: cfg, runs: modelsOf(cfg).map(emptyRecord), finished: false },
     epochsDone: 0, best: new Map(), latest: new Map(),
   });
 
@@ -166,7 +187,7 @@ export function createHost(deps: HostDeps): { handle(cmd: Command): void } {
     const point = points.get(saved.id) ?? await deps.store?.resumePoint(saved.id);
     const cfg = saved.config;
     // No epoch was completed (or nothing was stored): the run starts afresh, under its id.
-    if (!point) return train(fresh(cfg, saved.id), cfg.activations);
+    if (!point) return train(fresh(cfg, saved.id), modelsOf(cfg));
     const { start, activations, files } = resumeFrom(saved, point);
     await train(start, activations, files);
   };
@@ -175,13 +196,15 @@ export function createHost(deps: HostDeps): { handle(cmd: Command): void } {
     const r = need(where).api.restoreCheckpoint(device(), bytes); // checks the file
     r.state.free();
     const p = parseProgress(r.meta);
-    const cfg: RunConfig = { ...p.config, activations: [p.activation], epochs: Math.max(epochs, p.epochsDone) };
+    // One model of its run (of one seed, if it had several) goes on alone, with the run's batches.
+    const a = modelOf(p.config, p.activation).activation;
+    const cfg: RunConfig = { ...p.config, activations: [a], seeds: 1, epochs: Math.max(epochs, p.epochsDone) };
     const start = fresh(cfg);
-    start.run.runs = [{ ...emptyRecord(p.activation), ...p.record }];
+    start.run.runs = [{ ...emptyRecord(a), ...p.record, activation: a }];
     start.epochsDone = p.epochsDone;
-    start.best.set(p.activation, bytes);
-    start.latest.set(p.activation, { bytes, progress: p });
-    await train(start, [p.activation], [bytes]);
+    start.best.set(a, bytes);
+    start.latest.set(a, { bytes, progress: { ...p, config: cfg, activation: a } });
+    await train(start, [a], [bytes]);
   };
 
   const watch = (g: Gpu) => {
@@ -193,21 +216,37 @@ export function createHost(deps: HostDeps): { handle(cmd: Command): void } {
     });
   };
 
-  const analyses = async (cfg: RunConfig) => {
+  const analyses = async (cfg: RunConfig, runId?: string) => {
     const o = splits(cfg.limit);
     const { api } = need(where);
     const train = modelSplit(o, 'train');
+    const val = modelSplit(o, 'val');
     const batch = train.range(0, Math.min(256, train.len));
+    // Each activation's trained model: of this session's run, or as a finished run stored it.
+    const trained = new Map<ActivationName, TrainState>();
+    const loaded: TrainState[] = [];
+    const stored = runId && runId !== run?.id ? await deps.store?.models?.(runId).catch(() => undefined) : undefined;
+    for (const a of cfg.activations) {
+      const m = firstModel(cfg, a);
+      if (runId && runId === run?.id && best.has(m)) trained.set(a, bestModel(m));
+      else if (stored?.[a]) {
+        const s = api.restoreCheckpoint(device(), stored[a]!).state;
+        loaded.push(s);
+        trained.set(a, s);
+      }
+    }
     try {
       const result = await computeAnalyses({
-        api, device: device(), activations: cfg.activations, specOf: (a) => activationOf(cfg, a), configOf: (a) => trainConfigOf(cfg, a, api.defaultConfig()), initKey: runKeys(api, cfg.seed, cfg.prng).init,
-        batch, train, trained: new Map(cfg.activations.filter((a) => best.has(a)).map((a) => [a, bestModel(a)])),
+        api, device: device(), activations: cfg.activations, specOf: (a) => activationOf(cfg, a), configOf: (a) => trainConfigOf(cfg, a, api.defaultConfig()),
+        initKey: runKeys(api, cfg.seed, cfg.prng).init, batch, deadSplits: val.len > 0 ? [train, val] : [train], trained,
         onProgress: (m) => status(m, null),
       });
-      emit({ type: 'analyses', data: result });
-      status(`Analyses done (${result.trainedModels ? 'trained models' : 'freshly initialised models: train first to compare'}).`, 1);
+      emit({ type: 'analyses', data: { ...result, config: cfg } });
+      const some = result.trained.filter(Boolean).length;
+      status(`Analyses done (${some === 0 ? 'freshly initialised models: train first to compare' : `${some} of ${cfg.activations.length} trained`}).`, 1);
     } finally {
       batch.free();
+      loaded.forEach((s) => s.free());
     }
   };
 
@@ -242,10 +281,10 @@ export function createHost(deps: HostDeps): { handle(cmd: Command): void } {
       const on = kind === 'cpu' ? ' on the CPU' : '';
       status(`Ready${on}: ${data.len('train')} training, ${data.len('val')} validation and ${data.len('test')} test images. Press Train.`, 0);
     },
-    train: (cmd: Extract<Command, { type: 'train' }>) => train(fresh(cmd.config), cmd.config.activations),
+    train: (cmd: Extract<Command, { type: 'train' }>) => train(fresh(cmd.config), modelsOf(cmd.config)),
     resume: (cmd: Extract<Command, { type: 'resume' }>) => resume(cmd.run),
     continue: (cmd: Extract<Command, { type: 'continue' }>) => continueFile(cmd.bytes, cmd.epochs),
-    analyse: (cmd: Extract<Command, { type: 'analyse' }>) => analyses(cmd.config),
+    analyse: (cmd: Extract<Command, { type: 'analyse' }>) => analyses(cmd.config, cmd.runId),
     recover: async () => {
       status('Starting a new GPU device…', null);
       const g = await need(where?.gpu, 'only a GPU can be recreated').recreate();
@@ -279,6 +318,16 @@ export function createHost(deps: HostDeps): { handle(cmd: Command): void } {
       const c = need(latest.get(cmd.activation), `${cmd.activation} has no completed epoch to save`);
       const name = `actlab-${cmd.activation}-seed${c.progress.config.seed}-epoch${c.progress.epochsDone}.actlab`;
       emit({ type: 'file', name, bytes: c.bytes, mime: 'application/octet-stream' });
+    },
+    exportJax: async (cmd: Extract<Command, { type: 'exportJax' }>) => {
+      const cfg = need(run).config;
+      const name = cmd.activation.replace('@', '-seed');
+      const r = need(run).runs.find((x) => x.activation === cmd.activation);
+      const out = await need(where).api.exportJax(bestModel(cmd.activation), {
+        legacy: cfg.prng === 'legacy', paramsFile: `actlab-${name}-params.msgpack`, testAccuracy: r?.testAccuracy ?? undefined,
+      });
+      emit({ type: 'file', name: `actlab-${name}-params.msgpack`, bytes: out.params, mime: 'application/octet-stream' });
+      emit({ type: 'file', name: `actlab-${name}-continue.py`, bytes: new TextEncoder().encode(out.script), mime: 'text/x-python' });
     },
     exportFlax: async (cmd: Extract<Command, { type: 'exportFlax' }>) => {
       const bytes = await exportFlax(bestModel(cmd.activation));

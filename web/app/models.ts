@@ -5,8 +5,8 @@
 import type { Api, Device } from '../sdk/api.js';
 import type { DeviceSplit, Epoch, TrainState } from '../sdk/index.js';
 import { trainConfigOf, type ActivationName, type RunConfig } from './config.js';
-import { runKeys, type RunKeys } from './engine.js';
-import type { Engine } from './trainer.js';
+import { initKeyOf, runKeys, type RunKeys } from './engine.js';
+import type { Engine, StepMetrics } from './trainer.js';
 
 /** The splits of a run, uploaded once to the device. */
 export interface ModelSplits { train: DeviceSplit; val: DeviceSplit; test: DeviceSplit }
@@ -18,7 +18,7 @@ export function openModels(api: Api, device: Device, splits: ModelSplits, cfg: R
   try {
     activations.forEach((a, k) => states.push(files
       ? api.restoreCheckpoint(device, files[k]!).state
-      : api.init(device, keys.init, trainConfigOf(cfg, a, api.defaultConfig()))));
+      : api.init(device, initKeyOf(api, cfg, a), trainConfigOf(cfg, a, api.defaultConfig()))));
   } catch (e) {
     states.forEach((s) => s.free());
     throw e;
@@ -41,7 +41,7 @@ class ModelsEngine implements Engine {
     this.stepsPerEpoch = Math.floor(splits.train.len / cfg.batchSize);
   }
 
-  async train(epoch: number, from: number, n: number): Promise<number[][]> {
+  async train(epoch: number, from: number, n: number): Promise<StepMetrics> {
     if (this.epoch?.n !== epoch) {
       this.epoch?.order.free();
       this.epoch = { n: epoch, order: this.splits.train.epoch(this.api.foldIn(this.keys.order, epoch), this.cfg.batchSize) };
@@ -63,7 +63,8 @@ class ModelsEngine implements Engine {
     const read = await this.api.readMetrics(pending);
     await yieldToEvents();
     const m = this.states.length;
-    return Array.from({ length: n }, (_, i) => read.slice(i * m, (i + 1) * m).map((r) => r.loss));
+    const rows = Array.from({ length: n }, (_, i) => read.slice(i * m, (i + 1) * m));
+    return { losses: rows.map((r) => r.map((x) => x.loss)), accuracies: rows.map((r) => r.map((x) => x.accuracy)) };
   }
 
   async evaluate(): Promise<{ val: number[]; test: number[] }> {

@@ -17,7 +17,10 @@ function fakeWorker(log: string[]): Worker {
           models = req.activations;
           return reply(10);
         case 'train':
-          return reply(Array.from({ length: req.n }, (_, i) => models.map((a) => `${a}@${req.epoch}.${req.from + i}`)));
+        {
+          const rows = Array.from({ length: req.n }, (_, i) => models.map((a) => `${a}@${req.epoch}.${req.from + i}`));
+          return reply({ losses: rows, accuracies: rows.map((r) => r.map((x) => `acc ${x}`)) });
+        }
         case 'evaluate':
           return reply({ val: models.map((a) => `val ${a}`), test: models.map((a) => `test ${a}`) });
         case 'checkpoint':
@@ -42,8 +45,9 @@ describe('CpuPool', () => {
     expect(log).toEqual(['open sigmoid,elu', 'open tanh,swish', 'open relu', 'open leaky_relu']);
     expect(engine.stepsPerEpoch).toBe(10);
     // Losses and accuracies arrive per worker; the trainer sees them per model, in order.
-    const losses = await engine.train(2, 3, 2) as unknown as string[][];
-    expect(losses).toEqual([0, 1].map((i) => SIX.map((a) => `${a}@2.${3 + i}`)));
+    const read = await engine.train(2, 3, 2) as unknown as { losses: string[][]; accuracies: string[][] };
+    expect(read.losses).toEqual([0, 1].map((i) => SIX.map((a) => `${a}@2.${3 + i}`)));
+    expect(read.accuracies).toEqual([0, 1].map((i) => SIX.map((a) => `acc ${a}@2.${3 + i}`)));
     expect(await engine.evaluate()).toEqual({ val: SIX.map((a) => `val ${a}`), test: SIX.map((a) => `test ${a}`) });
     expect(new TextDecoder().decode(await engine.checkpoint(4, 'm'))).toBe('elu m');
     expect(new TextDecoder().decode(await engine.checkpoint(3, 'm'))).toBe('leaky_relu m');
@@ -58,7 +62,7 @@ describe('CpuPool', () => {
     const narrow = await engine.narrow([1, 5], files);
     expect(narrow.activations).toEqual(['tanh', 'swish']);
     expect(log.sort()).toEqual(['free', 'free', 'open swish from files', 'open tanh from files']);
-    expect(await narrow.train(0, 0, 1) as unknown as string[][]).toEqual([['tanh@0.0', 'swish@0.0']]);
+    expect((await narrow.train(0, 0, 1) as unknown as { losses: string[][] }).losses).toEqual([['tanh@0.0', 'swish@0.0']]);
   });
 
   it('fails the pending requests when a worker dies', async () => {

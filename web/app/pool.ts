@@ -4,7 +4,7 @@
 // worker training them all (app/models.ts), only sooner. No shared memory, so no cross-origin
 // isolation is needed. The pool is the `Engine` app/trainer.ts drives.
 import type { ActivationName, RunConfig } from './config.js';
-import type { Engine } from './trainer.js';
+import type { Engine, StepMetrics } from './trainer.js';
 
 /** What a worker of the pool is asked (one at a time, in order). */
 export type PoolRequest =
@@ -99,9 +99,9 @@ class PoolEngine implements Engine {
     return out;
   }
 
-  async train(epoch: number, from: number, n: number): Promise<number[][]> {
-    const byPart = await Promise.all(this.members.map((m) => m.call<number[][]>({ op: 'train', epoch, from, n })));
-    return this.merge(byPart, n);
+  async train(epoch: number, from: number, n: number): Promise<StepMetrics> {
+    const byPart = await Promise.all(this.members.map((m) => m.call<StepMetrics>({ op: 'train', epoch, from, n })));
+    return { losses: this.merge(byPart.map((p) => p.losses), n), accuracies: this.merge(byPart.map((p) => p.accuracies), n) };
   }
 
   async evaluate(): Promise<{ val: number[]; test: number[] }> {

@@ -18,9 +18,17 @@ export interface AnalysisData {
   gradHist: { centres: number[]; fractions: number[][] }[];
   /** Per hidden layer, the same for the layer's outputs. */
   actHist: { centres: number[]; fractions: number[][] }[];
-  /** Per activation, the fraction of dead units per hidden layer, before and after training. */
+  /** Per activation, the dead units (counts) per hidden layer, before and after training. */
   dead: { init: number[]; trained: number[] | null }[];
+  /** The training images dead neurons were counted over, and each hidden layer's width. */
+  deadImages: number;
+  widths: number[];
+  /** Per activation: whether its histograms and trained counts are of a trained model. */
+  trained: boolean[];
+  /** Whether every activation had a trained model. */
   trainedModels: boolean;
+  /** The run settings they were computed for (in the JSON export with them). */
+  config?: RunConfig;
 }
 
 /** Where the trainer runs its models: the GPU (WebGPU, compiled stacks) or the CPU module. */
@@ -36,12 +44,16 @@ export type Command =
   /** Continue a checkpoint file saved by the page, to `epochs` epochs. */
   | { type: 'continue'; bytes: Uint8Array; epochs: number }
   | { type: 'stop' }
-  | { type: 'analyse'; config: RunConfig }
+  /** The analyses of `config`'s models: the trained ones of run `runId` where it has them
+   * (from this session or from storage), freshly initialised ones otherwise. */
+  | { type: 'analyse'; config: RunConfig; runId?: string }
   | { type: 'samples'; activation: ActivationName }
   /** The last completed epoch's checkpoint file of an activation. */
   | { type: 'checkpoint'; activation: ActivationName }
   /** The best model of an activation as Flax's `to_bytes` writes it. */
   | { type: 'exportFlax'; activation: ActivationName }
+  /** The best model of an activation and the Python script that continues it in JAX. */
+  | { type: 'exportJax'; activation: ActivationName }
   /** After a lost device: a new one, and the unfinished run resumed on it. */
   | { type: 'recover' }
   /** Checks an activation as it is typed; the `preview` event of the same `id` answers. */
@@ -71,7 +83,8 @@ export type TrainerEvent =
   | { type: 'epoch'; activation: ActivationName; record: Omit<RunRecord, 'losses' | 'activation'> }
   /** An activation's best model is ready (samples, Flax export, analyses). */
   | { type: 'model'; activation: ActivationName }
-  | { type: 'samples'; activation: ActivationName; pixels: Uint8Array; labels: Uint8Array; predicted: Uint32Array }
+  /** Test images with the classes a model predicts, trained and at initialisation. */
+  | { type: 'samples'; activation: ActivationName; pixels: Uint8Array; labels: Uint8Array; predicted: Uint32Array; predictedInit: Uint32Array }
   | { type: 'analyses'; data: AnalysisData }
   /** A checked activation and, if it parses, f and f' on `xs` (the scalar evaluator, float64). */
   | { type: 'preview'; id: number; check: ActivationCheck; xs: number[]; f: number[]; df: number[] }

@@ -35,3 +35,18 @@ export function publishedCells(activation: ActivationName, testAccuracy: number 
   const diff = testAccuracy === null ? '–' : `${100 * testAccuracy - jax >= 0 ? '+' : ''}${(100 * testAccuracy - jax).toFixed(2)}`;
   return [`${jax.toFixed(2)}%`, diff, `${torch.toFixed(2)}%`];
 }
+
+/** The notebook's deep network (hidden 256 x5, then 128 x5) with ReLU, its init and PRNG, seed
+ * 42, all images: its dead neurons at initialisation are the notebook's printed counts. */
+export function deepPreset(current: RunConfig): RunConfig {
+  return {
+    ...current, activations: ['relu'], custom: {}, hidden: [256, 256, 256, 256, 256, 128, 128, 128, 128, 128],
+    init: 'tutorial', prng: 'legacy', seed: 42, seeds: 1, limit: DEFAULT_RUN.limit, batchSize: 256, learningRate: 0.01, optimizer: 'sgd',
+  };
+}
+
+/** Whether two run settings make the same models (what the analyses of a run depend on). */
+export function sameModels(a: RunConfig, b: RunConfig): boolean {
+  const key = (c: RunConfig) => JSON.stringify([c.activations, c.custom ?? {}, c.hidden, c.init, c.prng ?? 'default', c.seed, c.seeds ?? 1, c.limit]);
+  return key(a) === key(b);
+}

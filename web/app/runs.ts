@@ -9,6 +9,10 @@ export interface RunRecord {
   activation: ActivationName;
   losses: number[];
   valAccuracy: number[];
+  /** Per epoch, the mean loss and accuracy of its training batches (absent in runs saved
+   * before). */
+  trainLoss?: number[];
+  trainAccuracy?: number[];
   /** Test accuracy after each epoch: the best epoch's (by validation) is `testAccuracy`. */
   testAccuracyByEpoch: number[];
   /** The best epoch's test accuracy, once the activation is done. */
@@ -70,12 +74,17 @@ export interface RunStore {
   /** Every stored run, newest first. */
   list(): Promise<SavedRun[]>;
   clear(): Promise<void>;
+  /** A finished run's trained models (the best epoch's checkpoint of each activation's first
+   * seed), for its analyses, samples and exports after a reload. Optional: a store may keep none. */
+  saveModels?(id: string, models: Record<string, Uint8Array>): Promise<void>;
+  models?(id: string): Promise<Record<string, Uint8Array> | undefined>;
 }
 
 export function idbRuns(): RunStore | undefined {
   if (typeof indexedDB === 'undefined') return undefined;
   const runs = createStore('actlab-runs', 'runs');
   const resume = createStore('actlab-resume', 'points');
+  const models = createStore('actlab-models', 'models');
   return {
     save: async (run) => {
       await set(run.id, run, runs);
@@ -87,6 +96,9 @@ export function idbRuns(): RunStore | undefined {
     clear: async () => {
       await clearStore(runs);
       await clearStore(resume);
+      await clearStore(models);
     },
+    saveModels: (id, m) => set(id, m, models),
+    models: (id) => get<Record<string, Uint8Array>>(id, models),
   };
 }

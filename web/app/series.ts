@@ -23,6 +23,8 @@ export interface Line {
   /** The line's colour (default: its activation's) and dash pattern. */
   colour?: string;
   dash?: number[];
+  /** The lower or upper edge of the band around the line labelled `of` (seeds' min and max). */
+  edge?: { of: string; side: 'lo' | 'hi' };
 }
 
 /**

@@ -5,7 +5,7 @@ import type { ActivationName as Activation } from './config.js';
 import { DEFAULT_RUN, type RunConfig } from './config.js';
 import { emptyRecord, type TrainerEvent } from './protocol.js';
 import type { ResumePoint, RunStore, SavedRun } from './runs.js';
-import { resumeFrom, trainRun, type Engine, type LoopDeps, type Start } from './trainer.js';
+import { resumeFrom, trainRun, type Engine, type LoopDeps, type Start, type StepMetrics } from './trainer.js';
 
 const STEPS = 5;
 
@@ -26,14 +26,15 @@ class FakeEngine implements Engine {
     this.epochOf = epochsDone;
   }
 
-  train(epoch: number, from: number, n: number): Promise<number[][]> {
+  train(epoch: number, from: number, n: number): Promise<StepMetrics> {
     this.epochOf = epoch;
     if (this.failAt && epoch === this.failAt.epoch && from + n > this.failAt.step) return Promise.reject(new Error('device lost'));
     for (const a of this.activations) this.log.trained[a] = (this.log.trained[a] ?? 0) + n;
-    return Promise.resolve(Array.from({ length: n }, (_, i) => this.activations.map((a) => {
+    const losses = Array.from({ length: n }, (_, i) => this.activations.map((a) => {
       const global = (epoch - 1) * STEPS + from + i + 1;
       return this.nanAt?.a === a && global >= this.nanAt.step ? NaN : lossOf(a, epoch, from + i);
-    })));
+    }));
+    return Promise.resolve({ losses, accuracies: losses.map((r) => r.map(() => 0.25 + 0.1 * epoch)) });
   }
 
   evaluate(): Promise<{ val: number[]; test: number[] }> {
@@ -117,6 +118,16 @@ describe('trainRun', () => {
     expect(out.stopped).toBe(false);
     expect(t.events.filter((e) => e.type === 'model').map((e) => (e as { activation: string }).activation)).toEqual(['relu', 'tanh']);
     expect(t.store.runs.get('r1')!.finished).toBe(true);
+  });
+
+  it('records each epoch\'s training loss and accuracy (the means of its batches) beside validation', async () => {
+    const t = setup({ epochs: 2 }, {});
+    const start = fresh(t.config);
+    await trainRun(t.engine(), start, t.deps);
+    const tanh = rec(start.run, 'tanh');
+    expect(tanh.trainAccuracy!.map((x) => +x.toFixed(6))).toEqual([0.35, 0.45]);
+    const first = tanh.losses.slice(0, STEPS);
+    expect(tanh.trainLoss![0]).toBeCloseTo(first.reduce((a, b) => a + b, 0) / STEPS, 12);
   });
 
   it('resumes from the stored point after a reload exactly as an uninterrupted run', async () => {

@@ -2,7 +2,7 @@
 // models that step together: app/engine.ts on the wasm crate, or a fake in the unit tests)
 // epoch by epoch, with early stopping and divergence per activation, resume points and the stop
 // button, and reports everything as events (app/protocol.ts). It is given its run store.
-import type { ActivationName } from './config.js';
+import { modelsOf, type ActivationName } from './config.js';
 import type { TrainerEvent } from './protocol.js';
 import type { Progress, ResumePoint, RunRecord, RunStore, SavedRun } from './runs.js';
 import { earlyStopping, formatDuration, throughput } from './series.js';
@@ -12,8 +12,9 @@ export interface Engine {
   /** The models of the stack, in order. */
   readonly activations: readonly ActivationName[];
   readonly stepsPerEpoch: number;
-  /** Submits steps `from .. from + n` of `epoch`; resolves with their losses, `[step][model]`. */
-  train(epoch: number, from: number, n: number): Promise<number[][]>;
+  /** Submits steps `from .. from + n` of `epoch`; resolves with their losses and batch
+   * accuracies, each `[step][model]`. */
+  train(epoch: number, from: number, n: number): Promise<StepMetrics>;
   /** Every model's accuracy on the validation and the test split. */
   evaluate(): Promise<{ val: number[]; test: number[] }>;
   /** Model k as a checkpoint file with `meta` as its notes. */
@@ -22,6 +23,9 @@ export interface Engine {
   narrow(keep: number[], files: Uint8Array[]): Promise<Engine>;
   free(): void;
 }
+
+/** What a chunk of steps measured: per step, per model. */
+export interface StepMetrics { losses: number[][]; accuracies: number[][] }
 
 /** A checkpoint file with the run it belongs to (what "Save checkpoint" downloads). */
 export interface Checkpoint { bytes: Uint8Array; progress: Progress }
@@ -59,7 +63,7 @@ const MAX_CHUNK = 64;
  * latest checkpoints (`files`), with every record as it was at that point. */
 export function resumeFrom(saved: SavedRun, point: ResumePoint): { start: Start; activations: ActivationName[]; files: Uint8Array[] } {
   const cfg = saved.config;
-  const activations = cfg.activations.filter((a) => point.latest[a]);
+  const activations = modelsOf(cfg).filter((a) => point.latest[a]);
   const record = (a: ActivationName) => point.records.find((r) => r.activation === a)!;
   return {
     start: {
@@ -108,11 +112,18 @@ export async function trainRun(engine: Engine, start: Start, deps: LoopDeps): Pr
     }
   };
 
+  /** This epoch's batch accuracies so far, per model (the epoch's training accuracy). */
+  const epochAccuracy = new Map<ActivationName, number[]>();
+
   /** The losses of steps just read: appended to each activation still training. */
-  const take = (s: Engine, epoch: number, losses: number[][]) => {
+  const take = (s: Engine, epoch: number, read: StepMetrics) => {
+    const losses = read.losses;
     s.activations.forEach((a, k) => {
       const r = record(a);
       if (r.divergedAt !== null) return;
+      const acc = epochAccuracy.get(a) ?? [];
+      epochAccuracy.set(a, acc);
+      read.accuracies.forEach((step) => acc.push(step[k]!));
       const at = r.losses.length;
       for (const step of losses) {
         const loss = step[k]!;
@@ -141,7 +152,7 @@ export async function trainRun(engine: Engine, start: Start, deps: LoopDeps): Pr
     let chunk = 1;
     let i = 0;
     let lastRead = deps.now();
-    let inflight: { losses: Promise<number[][]>; n: number } | null = null;
+    let inflight: { losses: Promise<StepMetrics>; n: number } | null = null;
     while (i < s.stepsPerEpoch && !deps.stopped()) {
       const n = Math.min(chunk, s.stepsPerEpoch - i);
       const next = { losses: s.train(epoch, i, n), n };
@@ -188,6 +199,12 @@ export async function trainRun(engine: Engine, start: Start, deps: LoopDeps): Pr
           continue;
         }
         r.msPerEpoch.push(ms);
+        // Training loss and accuracy of the epoch: the means over its batches.
+        const accs = epochAccuracy.get(a) ?? [];
+        const stepLosses = r.losses.slice(-s.stepsPerEpoch);
+        (r.trainLoss ??= []).push(stepLosses.reduce((x, y) => x + y, 0) / Math.max(1, stepLosses.length));
+        (r.trainAccuracy ??= []).push(accs.reduce((x, y) => x + y, 0) / Math.max(1, accs.length));
+        epochAccuracy.delete(a);
         r.valAccuracy.push(val[k]!);
         r.testAccuracyByEpoch.push(test[k]!);
         const es = earlyStopping(r.valAccuracy, cfg.patience);

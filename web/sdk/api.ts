@@ -136,6 +136,15 @@ export function bind(wasm: Wasm, kind: 'gpu' | 'cpu') {
     activationValues(activation: Activation, xs: Float64Array): { f: Float64Array; df: Float64Array } {
       return wasm.activationValues(activation, xs);
     },
+    /**
+     * "Continue in JAX": the model's parameters (`flax.serialization.to_bytes`) and a Python script
+     * that rebuilds the same network in Flax (layers, activation formula, initializer, PRNG mode),
+     * loads them from `paramsFile` and prints the test accuracy (`testAccuracy`, ActLab's, quoted).
+     */
+    async exportJax(state: GpuWasm.TrainState, options: { legacy?: boolean; paramsFile?: string; testAccuracy?: number } = {}): Promise<{ params: Uint8Array; script: string }> {
+      const params = await state.exportFlax();
+      return { params, script: wasm.jaxScript(state.config, { paramsFile: 'params.msgpack', ...options }) };
+    },
     /** The formula language, in one sentence. */
     activationGrammar(): string {
       return wasm.activationGrammar();
@@ -147,6 +156,13 @@ export function bind(wasm: Wasm, kind: 'gpu' | 'cpu') {
     /** Each hidden layer's outputs on `batch` (flattened `[n * width]`). */
     hiddenActivations(state: GpuWasm.TrainState, batch: GpuWasm.Batch): Promise<Float32Array[]> {
       return arrays(wasm.hiddenActivations(state, batch));
+    },
+    /** Per hidden layer, how many units output 0 for every example of `splits` (one or two:
+     * the training and validation images are the notebook's 60,000). */
+    async deadCounts(state: GpuWasm.TrainState, splits: GpuWasm.DeviceSplit[]): Promise<number[]> {
+      const a = splits[0];
+      if (!a) throw new Error('deadCounts needs a split');
+      return (await arrays(wasm.deadCounts(state, a, splits[1] ?? a))).map((x) => Math.round(x[0]!));
     },
     /** Per hidden layer, the fraction of units that output 0 for every example of `split`. */
     async deadFractions(state: GpuWasm.TrainState, split: GpuWasm.DeviceSplit): Promise<number[]> {

@@ -48,9 +48,12 @@ function checkArgs(args: unknown[]): void {
 function wrapFn<F extends (...a: never[]) => unknown>(f: F): F {
   return function (this: unknown, ...args: unknown[]) {
     checkArgs(args);
-    return (f as (...a: unknown[]) => unknown).apply(this, args);
+    return (f as unknown as (...a: unknown[]) => unknown).apply(this, args);
   } as unknown as F;
 }
+
+/** `Symbol.dispose` where the engine has it (wasm-bindgen aliases it to `free`). */
+const DISPOSE: symbol | undefined = (Symbol as unknown as { dispose?: symbol }).dispose;
 
 const done = new WeakSet<object>();
 
@@ -72,7 +75,7 @@ function guardClass(name: string, cls: { prototype: object }): void {
     free.call(this);
   };
   for (const key of Reflect.ownKeys(proto)) {
-    if (key === 'constructor' || key === '__destroy_into_raw' || key === 'free' || key === Symbol.dispose) continue;
+    if (key === 'constructor' || key === '__destroy_into_raw' || key === 'free' || key === DISPOSE) continue;
     const d = Object.getOwnPropertyDescriptor(proto, key)!;
     const self = (fn: (...a: unknown[]) => unknown) => function (this: Instance, ...args: unknown[]) {
       check(this);
@@ -87,7 +90,7 @@ function guardClass(name: string, cls: { prototype: object }): void {
     });
   }
   proto.free = guardedFree;
-  if (Symbol.dispose && proto[Symbol.dispose]) proto[Symbol.dispose] = guardedFree;
+  if (DISPOSE && proto[DISPOSE]) proto[DISPOSE] = guardedFree;
   // Static constructors (Gpu.create, FashionData.parse) check the instances they are given.
   for (const key of Object.getOwnPropertyNames(cls)) {
     const v = (cls as unknown as Record<string, unknown>)[key];

@@ -47,7 +47,8 @@ export const gpu: Api = bind(wasm, 'gpu');
 
 export const {
   defaultConfig, fullConfig, init, readMetrics, trainStep, evalStep, predict, loadFashionMnist, restoreCheckpoint,
-  activationCurve, gradientMagnitudes, hiddenActivations, deadFractions, checkActivation, activationValues, activationGrammar,
+  activationCurve, gradientMagnitudes, hiddenActivations, deadFractions, deadCounts, checkActivation, activationValues, activationGrammar,
+  exportJax,
   splitKeys,
 } = gpu;
 
@@ -96,16 +97,6 @@ export function saveCheckpoint(state: raw.TrainState, key: Key, meta = ''): Prom
 /** The params as `flax.serialization.to_bytes(variables)` writes them (load them in Flax). */
 export function exportFlax(state: raw.TrainState): Promise<Uint8Array> {
   return state.exportFlax();
-}
-
-/**
- * "Continue in JAX": the model's parameters (`flax.serialization.to_bytes`) and a Python script
- * that rebuilds the same network in Flax (layers, activation formula, initializer, PRNG mode),
- * loads them from `paramsFile` and prints the test accuracy (`testAccuracy` is ActLab's, quoted).
- */
-export async function exportJax(state: raw.TrainState, options: { legacy?: boolean; paramsFile?: string; testAccuracy?: number } = {}): Promise<{ params: Uint8Array; script: string }> {
-  const params = await state.exportFlax();
-  return { params, script: wasm.jaxScript(state.config, { paramsFile: 'params.msgpack', ...options }) };
 }
 
 /** Resolves if `gpu`'s device is lost (WebGPU's `device.lost`); never while it works. */

@@ -23,9 +23,20 @@ export function colourOf(name: string): string {
   return MORE[h % MORE.length]!;
 }
 
-const series = (lines: readonly Line[], points: boolean): uPlot.Series[] => lines.map((l) => ({
-  label: l.label, stroke: l.colour ?? colourOf(l.label), width: 2, spanGaps: false, points: { show: points }, dash: l.dash,
-}));
+const series = (lines: readonly Line[], points: boolean): uPlot.Series[] => lines.map((l) => {
+  const colour = l.colour ?? colourOf(l.edge?.of ?? l.label);
+  // A band's edges are thin and faint; the band between them is filled (`bands`).
+  return l.edge
+    ? { label: l.label, stroke: `${colour}66`, width: 1, spanGaps: false, points: { show: false } }
+    : { label: l.label, stroke: colour, width: 2, spanGaps: false, points: { show: points }, dash: l.dash };
+});
+
+/** The fills between each line's band edges (series indices are 1-based: 0 is x). */
+const bands = (lines: readonly Line[]): uPlot.Band[] => lines.flatMap((l, i) => {
+  if (l.edge?.side !== 'hi') return [];
+  const lo = lines.findIndex((m) => m.edge?.side === 'lo' && m.edge.of === l.edge!.of);
+  return lo < 0 ? [] : [{ series: [i + 1, lo + 1] as [number, number], fill: `${l.colour ?? colourOf(l.edge.of)}22` }];
+});
 
 abstract class Chart {
   protected plot: uPlot | undefined;
@@ -48,6 +59,7 @@ abstract class Chart {
       scales: { x: { time: false }, y },
       axes: [{ label: this.xLabel }, { label: this.yLabel }],
       series: [{ label: this.xLabel }, ...series(lines, (data[0]?.length ?? 0) < 60)],
+      bands: bands(lines),
     }, data, this.el);
   }
 

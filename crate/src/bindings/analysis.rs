@@ -99,3 +99,34 @@ pub fn dead_fractions(state: &TrainState, split: &DeviceSplit) -> Result<Arrays,
         .map_err(js_err)?;
     Ok(Arrays::new(fractions))
 }
+
+/// Dead neurons over two splits (the training and the validation images: all 60,000 training
+/// images, as the notebook counts; pass one split twice for one): per hidden layer, how many
+/// units output 0 for every example of both (one array of one value per layer).
+#[wasm_bindgen(js_name = deadCounts)]
+pub fn dead_counts(
+    state: &TrainState,
+    first: &DeviceSplit,
+    second: &DeviceSplit,
+) -> Result<Arrays, JsError> {
+    let s = &state.0;
+    let mut max: Option<Vec<Tensor<1>>> = None;
+    for split in [first, second] {
+        let m = analysis::unit_max_on(&s.params, &split.0, &s.config.activation, 1000)
+            .map_err(js_err)?;
+        max = Some(match max {
+            None => m,
+            Some(prev) => prev
+                .into_iter()
+                .zip(m)
+                .map(|(a, b)| a.max_pair(b))
+                .collect(),
+        });
+    }
+    let max = max.ok_or_else(|| {
+        js_err(crate::error::Error::Config(
+            "dead neurons need at least one split".into(),
+        ))
+    })?;
+    Ok(Arrays::new(analysis::dead_count(&max)))
+}
