@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need, skipping what is already there: Debian packages
-# (Chromium + driver, FashionMNIST, the lavapipe Vulkan driver), the wasm32 target,
+# (Chromium + driver, Firefox ESR and WebKitGTK's WebDriver with a virtual display for the
+# other engines' e2e tests, FashionMNIST, the lavapipe Vulkan driver), the wasm32 target,
 # wasm-bindgen-cli at exactly Cargo.lock's version, and the npm packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 
-apt_pkgs=(chromium chromium-driver dataset-fashion-mnist mesa-vulkan-drivers libvulkan1)
+apt_pkgs=(chromium chromium-driver firefox-esr webkit2gtk-driver xvfb xauth dataset-fashion-mnist mesa-vulkan-drivers libvulkan1)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

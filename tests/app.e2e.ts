@@ -483,6 +483,28 @@ describe('the page', () => {
     await page.close();
   });
 
+  it('boots where the browser language is not a valid tag, and says why when a module cannot load', async () => {
+    // WebKitGTK in a C locale reports navigator.language "C": uPlot's module would throw while loading.
+    const page = await browser.newPage();
+    logConsole(page, 'C locale');
+    await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'language', { get: () => 'C' }));
+    await page.goto(`${server.url}/?${SMALL}`);
+    await waitForState(page, 'ready', 60_000);
+    expect(await page.evaluate(() => navigator.language)).toBe('C');
+    expect(await page.locator('#status').textContent()).not.toMatch(/Loading/);
+    await page.close();
+    // An engine where formatting throws for every locale: the page's module fails while loading,
+    // and the page says so instead of "Loading…" forever.
+    const broken = await browser.newPage();
+    await broken.addInitScript(() => {
+      (Intl as unknown as Record<string, unknown>).NumberFormat = function () { throw new RangeError('no number formatting here'); };
+    });
+    await broken.goto(`${server.url}/?${SMALL}`);
+    await broken.waitForFunction(() => /could not start/.test(document.getElementById('status')?.textContent ?? ''), null, { timeout: 30_000 });
+    expect(await broken.locator('#status').textContent()).toMatch(/^ActLab could not start in this browser: RangeError: no number formatting here\. Reload/);
+    await broken.close();
+  });
+
   it('fits a phone-width screen and passes an accessibility check', async () => {
     const page = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
     await page.goto(`${server.url}/?${SMALL}`);

@@ -34,6 +34,9 @@ declare global {
   interface Window { actlab: Inspect }
 }
 
+// The imports ran: from here on errors are reported by the page itself (see index.html).
+(window as unknown as { actlabBooted: boolean }).actlabBooted = true;
+
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const buttons = {
   train: $<HTMLButtonElement>('train'), stop: $<HTMLButtonElement>('stop'), analyse: $<HTMLButtonElement>('analyse'),
