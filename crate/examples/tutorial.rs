@@ -583,7 +583,7 @@ fn measure(
     };
     let mut m = Measures::default();
     if o.dead_neurons {
-        let counts = analysis::dead_counts_on(&state.params, train, act, 1000)?;
+        let counts = analysis::dead_counts_on(&state.params, &[train], act, 1000)?;
         m.dead_neurons = Some(
             counts
                 .into_iter()

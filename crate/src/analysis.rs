@@ -78,15 +78,33 @@ pub fn dead_count(unit_max: &[Tensor<1>]) -> Vec<Tensor<1>> {
         .collect()
 }
 
-/// Dead neurons on a whole data set: per hidden layer, how many units output 0 for every
-/// example of `data` (the notebook's counts).
+/// Dead neurons on whole data sets: per hidden layer, how many units output 0 for every
+/// example of every one of `data` (the notebook counts over its 60,000 training images, which
+/// ActLab holds as two splits).
 pub fn dead_counts_on(
     params: &Params,
-    data: &DeviceDataset,
+    data: &[&DeviceDataset],
     activation: &Activation,
     chunk: usize,
 ) -> Result<Vec<Tensor<1>>, Error> {
-    Ok(dead_count(&unit_max_on(params, data, activation, chunk)?))
+    let mut max: Option<Vec<Tensor<1>>> = None;
+    for d in data {
+        max = Some(max_pairs(max, unit_max_on(params, d, activation, chunk)?));
+    }
+    let max = max.ok_or_else(|| Error::Config("dead neurons need at least one data set".into()))?;
+    Ok(dead_count(&max))
+}
+
+/// Layer by layer, the element-wise maximum of `prev` (if any) and `next`.
+fn max_pairs(prev: Option<Vec<Tensor<1>>>, next: Vec<Tensor<1>>) -> Vec<Tensor<1>> {
+    match prev {
+        None => next,
+        Some(prev) => prev
+            .into_iter()
+            .zip(next)
+            .map(|(a, b)| a.max_pair(b))
+            .collect(),
+    }
 }
 
 /// Dead neurons on a whole data set: per hidden layer, the fraction of units that output 0 for
@@ -114,15 +132,10 @@ pub fn unit_max_on(
     let mut max: Option<Vec<Tensor<1>>> = None;
     for start in (0..data.len()).step_by(chunk) {
         let batch = data.range(start, chunk.min(data.len() - start))?;
-        let m = unit_max_abs(params, batch.images, activation);
-        max = Some(match max {
-            None => m,
-            Some(prev) => prev
-                .into_iter()
-                .zip(m)
-                .map(|(a, b)| a.max_pair(b))
-                .collect(),
-        });
+        max = Some(max_pairs(
+            max,
+            unit_max_abs(params, batch.images, activation),
+        ));
     }
     max.ok_or_else(|| Error::Config("dead neurons need at least one example".into()))
 }

@@ -110,23 +110,12 @@ pub fn dead_counts(
     second: &DeviceSplit,
 ) -> Result<Arrays, JsError> {
     let s = &state.0;
-    let mut max: Option<Vec<Tensor<1>>> = None;
-    for split in [first, second] {
-        let m = analysis::unit_max_on(&s.params, &split.0, &s.config.activation, 1000)
-            .map_err(js_err)?;
-        max = Some(match max {
-            None => m,
-            Some(prev) => prev
-                .into_iter()
-                .zip(m)
-                .map(|(a, b)| a.max_pair(b))
-                .collect(),
-        });
-    }
-    let max = max.ok_or_else(|| {
-        js_err(crate::error::Error::Config(
-            "dead neurons need at least one split".into(),
-        ))
-    })?;
-    Ok(Arrays::new(analysis::dead_count(&max)))
+    let counts = analysis::dead_counts_on(
+        &s.params,
+        &[&first.0, &second.0],
+        &s.config.activation,
+        1000,
+    )
+    .map_err(js_err)?;
+    Ok(Arrays::new(counts))
 }
