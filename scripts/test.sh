@@ -64,6 +64,6 @@ npx vitest run --project unit
 step "page build"
 npx vite build --logLevel warn
 
-step "end-to-end in headless Chromium (the page, and the npm package as a user installs it)"
+step "end-to-end: the page in headless Chromium, and in Firefox ESR and WebKitGTK (tests/engines.e2e.ts), and the npm package as a user installs it"
 npx vitest run --project e2e
 echo "all test stages passed"

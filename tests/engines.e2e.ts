@@ -3,7 +3,8 @@
 // Mesa's lavapipe with the prefs that enable it) and WebKitGTK (selenium-webdriver against
 // WebKitWebDriver under xvfb-run, no WebGPU; in the machine's own C locale). dist/ is served
 // under a sub-path as a host would. Same seed, same losses: the CPU module's curve is the same
-// to the bit in every engine, and Firefox's WebGPU path agrees with it to float precision.
+// to the bit in every engine, and Firefox's WebGPU path agrees with it to float precision. In
+// each: the charts have points, the analyses run, and a reload finds the run.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -21,7 +22,7 @@ const XVFB = '/usr/bin/xvfb-run';
 const SMALL = 'hidden=32&limit=1024&batchSize=64&epochs=1&activations=relu,tanh&seed=3';
 
 interface Run { activation: string; losses: number[]; valAccuracy: number[]; testAccuracy: number | null }
-interface Seen { state: string; device: string | null; status: string; runs: Run[]; notice: string; language: string }
+interface Seen { state: string; device: string | null; status: string; runs: Run[]; notice: string; language: string; old: boolean; charts: number[]; analysed: boolean }
 
 /** One open page in some engine: a script evaluated there (an expression's value) and a way out. */
 interface Tab { evaluate<T>(expression: string): Promise<T>; close(): Promise<void> }
@@ -34,6 +35,9 @@ const SEEN = `(() => ({
   runs: window.actlab ? JSON.parse(JSON.stringify(window.actlab.runs)) : [],
   notice: document.getElementById('notice').hidden ? '' : document.getElementById('notice').textContent,
   language: navigator.language,
+  old: window.actlabOld === true,
+  charts: window.actlab && window.actlab.state === 'ready' ? Object.values(window.actlab.chartPoints().loss) : [],
+  analysed: !!(window.actlab && window.actlab.analyses),
 }))()`;
 
 let playwright: Playwright | undefined;
@@ -116,33 +120,49 @@ const webkit: Engine = {
 
 async function until(tab: Tab, done: (s: Seen) => boolean, timeout: number): Promise<Seen> {
   const end = Date.now() + timeout;
-  let seen = await tab.evaluate<Seen>(SEEN);
-  while (!done(seen)) {
-    if (Date.now() > end) throw new Error(`timed out; the page shows: ${JSON.stringify({ ...seen, runs: seen.runs.length })}`);
-    if (seen.state === 'error') throw new Error(`the page failed: ${seen.status}`);
+  // While a page navigates (a reload) an evaluation may fail: that is "not yet".
+  const look = () => tab.evaluate<Seen>(SEEN).catch(() => null);
+  let seen = await look();
+  while (!seen || !done(seen)) {
+    if (Date.now() > end) throw new Error(`timed out; the page shows: ${JSON.stringify(seen && { ...seen, runs: seen.runs.length })}`);
+    if (seen?.state === 'error') throw new Error(`the page failed: ${seen.status}`);
     await new Promise((r) => setTimeout(r, 500));
-    seen = await tab.evaluate<Seen>(SEEN);
+    seen = await look();
   }
   return seen;
+}
+
+/** Waits for the page to be ready on a device; without WebGPU it says so and offers the CPU
+ * module, which a user takes (again after a reload: the page does not remember the choice). */
+async function boot(engine: Engine, tab: Tab, fresh: (s: Seen) => boolean): Promise<Seen> {
+  let ready = await until(tab, (s) => fresh(s) && ((s.state === 'ready' && s.device !== null) || /does not offer WebGPU/.test(s.notice)), 5 * 60_000);
+  if (ready.device === null) {
+    expect(ready.status).toMatch(/WebGPU is not available in this browser/);
+    await tab.evaluate(`(document.querySelector('#notice button').click(), 0)`);
+    ready = await until(tab, (s) => fresh(s) && s.state === 'ready' && s.device === 'cpu', 5 * 60_000);
+    console.log(`${engine.name}: "This browser does not offer WebGPU" → the CPU module`);
+  }
+  return ready;
 }
 
 /** Opens the page, trains the small run, and says what it saw. */
 async function train(engine: Engine, url: string): Promise<Seen> {
   const tab = await engine.open(url);
   try {
-    let ready = await until(tab, (s) => (s.state === 'ready' && s.device !== null) || /does not offer WebGPU/.test(s.notice), 5 * 60_000);
-    if (ready.device === null) {
-      // No WebGPU: the page says so and offers the CPU module, which a user takes.
-      expect(ready.status).toMatch(/WebGPU is not available in this browser/);
-      await tab.evaluate(`(document.querySelector('#notice button').click(), 0)`);
-      ready = await until(tab, (s) => s.state === 'ready' && s.device === 'cpu', 5 * 60_000);
-      console.log(`${engine.name}: "${ready.notice || 'This browser does not offer WebGPU'}" → the CPU module`);
-    }
+    const ready = await boot(engine, tab, (s) => !s.old);
     expect(ready.runs).toEqual([]);
     await tab.evaluate(`(document.querySelector('#train').click(), 0)`);
     // A run this small may be over before a poll could see it training: wait for its results.
     const done = await until(tab, (s) => s.state === 'ready' && s.runs.length === 2 && s.runs.every((r) => r.testAccuracy !== null), 10 * 60_000);
     console.log(`${engine.name} (${done.device === 'cpu' ? 'CPU module' : 'WebGPU'}, language "${done.language}"): ${done.runs.map((r) => `${r.activation} loss ${r.losses.at(-1)!.toFixed(6)}, test ${(100 * r.testAccuracy!).toFixed(2)}%`).join('; ')}`);
+    // Charted, analysed on this device, and found again after a reload (IndexedDB).
+    expect(done.charts.length).toBeGreaterThan(0);
+    done.charts.forEach((n) => expect(n).toBeGreaterThan(0));
+    await tab.evaluate(`(document.querySelector('#analyse').click(), 0)`);
+    await until(tab, (s) => s.state === 'ready' && s.analysed, 5 * 60_000);
+    await tab.evaluate(`(window.actlabOld = true, setTimeout(() => location.reload(), 0), 0)`);
+    const back = await boot(engine, tab, (s) => !s.old);
+    expect(back.runs.map((r) => r.losses)).toEqual(done.runs.map((r) => r.losses));
     return done;
   } finally {
     await Promise.race([tab.close(), new Promise((r) => setTimeout(r, 10_000))]);
