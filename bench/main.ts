@@ -260,7 +260,10 @@ window.bench = {
   counts: () => ({ ...counts }),
   async setup(dataUrl: string, only?: string[]): Promise<BenchSetup> {
     await load();
-    const gpu = await Gpu.create();
+    const webgpu = 'gpu' in navigator && (await navigator.gpu.requestAdapter()) !== null;
+    // The device only where a WebGPU contender runs (not at all in an engine without WebGPU).
+    let device: Gpu | undefined;
+    const gpuDevice = async () => (device ??= await Gpu.create());
     const data = await loadFashionMnist(dataUrl);
     const trainImages = data.len('train');
     const all = Uint32Array.from({ length: trainImages }, (_, i) => i);
@@ -271,10 +274,10 @@ window.bench = {
     const notes: string[] = [];
     // Built lazily: only the contenders asked for upload anything.
     const makers: Record<string, () => Promise<Entry>> = {
-      'actlab-jit-1': async () => ({ contender: actlabJit(gpu, data.uploadForStack(gpu, 'train'), 1), backend: 'webgpu', models: 1 }),
-      'actlab-jit-6': async () => ({ contender: actlabJit(gpu, data.uploadForStack(gpu, 'train'), 6), backend: 'webgpu', models: 6 }),
-      'actlab-jit-6-custom': async () => ({ contender: actlabJit(gpu, data.uploadForStack(gpu, 'train'), 6, CUSTOM), backend: 'webgpu', models: 6 }),
-      'actlab-burn': async () => ({ contender: actlab(gpuApi, gpu, data.upload(gpu, 'train')), backend: 'webgpu', models: 1 }),
+      'actlab-jit-1': async () => ({ contender: actlabJit(await gpuDevice(), data.uploadForStack(await gpuDevice(), 'train'), 1), backend: 'webgpu', models: 1 }),
+      'actlab-jit-6': async () => ({ contender: actlabJit(await gpuDevice(), data.uploadForStack(await gpuDevice(), 'train'), 6), backend: 'webgpu', models: 6 }),
+      'actlab-jit-6-custom': async () => ({ contender: actlabJit(await gpuDevice(), data.uploadForStack(await gpuDevice(), 'train'), 6, CUSTOM), backend: 'webgpu', models: 6 }),
+      'actlab-burn': async () => ({ contender: actlab(gpuApi, await gpuDevice(), data.upload(await gpuDevice(), 'train')), backend: 'webgpu', models: 1 }),
       'tfjs-webgpu': async () => {
         await tf.setBackend('webgpu');
         return { contender: onTfBackend('webgpu', tensorflow(pixels, labels)), backend: 'webgpu', models: 1 };
@@ -295,17 +298,25 @@ window.bench = {
       },
       'jaxjs-wasm': async () => ({ contender: await jaxjs('wasm', pixels, labels), backend: 'wasm', models: 1 }),
     };
-    const names = only ?? Object.keys(makers);
+    const onGpu = new Set(['actlab-jit-1', 'actlab-jit-6', 'actlab-jit-6-custom', 'actlab-burn', 'tfjs-webgpu', 'jaxjs-webgpu']);
+    const asked = only ?? Object.keys(makers);
+    for (const n of asked) if (!makers[n]) throw new Error(`unknown contender ${n}; known: ${Object.keys(makers).join(', ')}`);
+    const skipped = webgpu ? [] : asked.filter((n) => onGpu.has(n));
+    if (skipped.length) notes.push(`no WebGPU in this engine: ${skipped.join(', ')} not run`);
     window.bench.contenders = {};
-    for (const n of names) {
-      const make = makers[n];
-      if (!make) throw new Error(`unknown contender ${n}; known: ${Object.keys(makers).join(', ')}`);
-      window.bench.contenders[n] = await make();
+    for (const n of asked.filter((n) => !skipped.includes(n))) {
+      // A library that cannot run in this engine is a finding, not the end of the benchmark.
+      try {
+        window.bench.contenders[n] = await makers[n]!();
+      } catch (e) {
+        notes.push(`${n} could not start here: ${e instanceof Error ? e.message : String(e)}`);
+      }
     }
+    const names = Object.keys(window.bench.contenders);
     // GPUAdapter.info is newer than the WebGPU types TF.js pins.
     type Info = { info?: { vendor: string; architecture: string; description: string } };
-    const { info } = ((await navigator.gpu.requestAdapter()) ?? {}) as Info;
-    const adapter = info ? `${info.vendor} ${info.architecture} ${info.description}`.trim() : 'unknown';
+    const { info } = (webgpu ? (await navigator.gpu.requestAdapter()) ?? {} : {}) as Info;
+    const adapter = !webgpu ? 'none (no WebGPU)' : info ? `${info.vendor} ${info.architecture} ${info.description}`.trim() || 'unnamed' : 'unknown';
     log(`ready: ${trainImages} training images (${adapter})`);
     const described = Object.fromEntries(names.map((n) => [n, { backend: window.bench.contenders[n]!.backend, models: window.bench.contenders[n]!.models }]));
     return { adapter, notes, trainImages, contenders: described };

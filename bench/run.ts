@@ -1,30 +1,36 @@
 // `npm run bench`: ActLab (compiled step, one model and a stack of six; the Burn path) against
-// TensorFlow.js and jax-js (webgpu backends) in ONE headless Chromium, on the same WebGPU
-// adapter (SwiftShader here, the real GPU where there is one), and the CPU rows: ActLab's CPU
-// module against TensorFlow.js's and jax-js's wasm backends; contenders alternating round by
-// round. Everything is per *model-step* (a step of a stack of six counts six):
+// TensorFlow.js and jax-js (webgpu backends) in ONE headless browser, on the same WebGPU adapter
+// (SwiftShader here, the real GPU where there is one), and the CPU rows: ActLab's CPU module
+// against TensorFlow.js's and jax-js's wasm backends; contenders alternating round by round.
+// `--engine` picks the browser engines (tests/engines.ts), each a table of its own: Chromium
+// (every contender), Firefox ESR (WebGPU on lavapipe here: the compiled stack and jax-js's
+// webgpu beside the CPU rows) and WebKitGTK (no WebGPU: the CPU rows). Everything is per
+// *model-step* (a step of a stack of six counts six):
 // - wall ms: from issuing the steps to the GPU being done;
-// - host ms: the main thread's busy time over the whole round (Chrome's TaskDuration from the
-//   DevTools protocol), readback included, so a library that defers work to the read pays it;
+// - host ms (Chromium only): the main thread's busy time over the whole round (Chrome's
+//   TaskDuration from the DevTools protocol), readback included, so a library that defers work
+//   to the read pays it;
 // - dispatches, submits, buffers created and bytes read back (counted in the page);
 // - first step (build + compile).
 // Numbers only: no assertions. `--json` prints the same as one JSON object on the last line;
-// `--profile` samples the main thread (DevTools CPU profiler) during the timed runs and prints
-// each contender's top five functions by self time per model-step.
+// `--profile` (Chromium) samples the main thread during the timed runs and prints each
+// contender's top five functions by self time per model-step.
 //
-//   npx tsx bench/run.ts [--rounds 3] [--steps 3] [--only a,b] [--json] [--profile]
+//   npx tsx bench/run.ts [--engine chromium|firefox|webkit|all] [--rounds 3] [--steps 3] [--only a,b] [--json] [--profile]
 import { createServer } from 'vite';
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { parseArgs } from 'node:util';
 import type { CDPSession } from 'playwright-core';
-import { launch, logConsole } from '../tests/browser.js';
+import { logConsole } from '../tests/browser.js';
+import { ENGINES, type Engine, type Tab } from '../tests/engines.js';
 
 const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '3' },
     steps: { type: 'string', default: '3' },
     only: { type: 'string' },
+    engine: { type: 'string', default: 'chromium' },
     json: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
   },
@@ -32,6 +38,10 @@ const { values } = parseArgs({
 const rounds = Number(values.rounds);
 const steps = Number(values.steps);
 if (!(rounds >= 1 && steps >= 1)) throw new Error('--rounds and --steps must be positive integers');
+const engineNames = values.engine === 'all' ? ['chromium', 'firefox', 'webkit'] : values.engine.split(',');
+for (const e of engineNames) if (!ENGINES[e]) throw new Error(`unknown engine ${e}; known: ${Object.keys(ENGINES).join(', ')}, all`);
+// Outside Chromium the CPU rows and, where there is WebGPU, the compiled stack and jax-js's webgpu.
+const OTHER_ENGINES = ['actlab-cpu', 'jaxjs-wasm', 'tfjs-wasm', 'actlab-jit-6', 'jaxjs-webgpu'];
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -66,6 +76,9 @@ function selfTimes(p: Profile, into: Map<string, number>): void {
   });
 }
 
+interface Counts { dispatches: number; submits: number; buffers: number; readBytes: number }
+interface BenchSetup { adapter: string; notes: string[]; trainImages: number; contenders: Record<string, { backend: string; models: number }> }
+
 interface Row {
   wall: number[];
   host: number[];
@@ -76,39 +89,42 @@ interface Row {
   modelSteps: number;
 }
 
-const server = await createServer({ server: { port: 0, host: '127.0.0.1' }, logLevel: 'warn' });
-await server.listen();
-const url = server.resolvedUrls!.local[0]!;
-const browser = await launch();
-try {
-  const page = await browser.newPage();
-  page.setDefaultTimeout(0); // SwiftShader: a first step can compile for minutes
-  logConsole(page, 'bench');
-  page.on('response', (r) => { if (r.status() >= 400) console.error(`[bench] ${r.status()} ${r.url()}`); });
-  const cdp = await page.context().newCDPSession(page);
-  await cdp.send('Performance.enable');
-  if (values.profile) {
-    await cdp.send('Profiler.enable');
-    await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+const log = (s: string): void => {
+  if (!values.json) console.log(s);
+  else console.error(s);
+};
+const js = (v: unknown): string => JSON.stringify(v);
+
+/** Seconds of a round: the timed steps, and the main thread's busy time where it is measured. */
+async function bench(engine: Engine, tab: Tab): Promise<Record<string, unknown>> {
+  const page = tab.page;
+  let cdp: CDPSession | undefined;
+  if (page) {
+    logConsole(page, 'bench');
+    page.on('response', (r) => { if (r.status() >= 400) console.error(`[bench] ${r.status()} ${r.url()}`); });
+    cdp = await page.context().newCDPSession(page);
+    await cdp.send('Performance.enable');
+    if (values.profile) {
+      await cdp.send('Profiler.enable');
+      await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+    }
   }
   const profiles = new Map<string, Map<string, number>>();
-  await page.goto(`${url}bench/`);
-  await page.waitForFunction(() => 'bench' in window);
-  const only = values.only?.split(',');
-  const setup = await page.evaluate(([d, o]) => window.bench.setup(d, o), ['/data/fashion-mnist/', only] as const);
+  for (let i = 0; !(await tab.evaluate<boolean>(`'bench' in window`)); i++) {
+    if (i > 600) throw new Error(`${engine.name}: the bench page did not load`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const only = values.only?.split(',') ?? (engine.name === 'Chromium' ? undefined : OTHER_ENGINES);
+  const setup = await tab.evaluate<BenchSetup>(`window.bench.setup('/data/fashion-mnist/', ${js(only)})`);
   const names = Object.keys(setup.contenders);
-  const log = (s: string): void => {
-    if (!values.json) console.log(s);
-    else console.error(s);
-  };
-  log(`Chromium ${browser.version()}, WebGPU adapter: ${setup.adapter}`);
+  log(`${engine.name} ${engine.version()}, WebGPU adapter: ${setup.adapter}`);
   setup.notes.forEach((n) => log(`  ${n}`));
   log(`MLP 784-512-256-256-128-10, batch 256, SGD momentum 0.9, lr 0.01; ${setup.trainImages} FashionMNIST ` +
     `training images on the GPU; ${rounds} rounds x ${steps} steps, contenders alternating`);
 
   const first: Record<string, number> = {};
   for (const name of names) {
-    first[name] = await page.evaluate((n) => window.bench.contenders[n]!.contender.warm(), name);
+    first[name] = await tab.evaluate<number>(`window.bench.contenders[${js(name)}].contender.warm()`);
     log(`  ${name.padEnd(13)} first step (build + compile): ${fmt(first[name]!)}`);
   }
   const rows: Record<string, Row> = Object.fromEntries(names.map((n) => [n, {
@@ -119,17 +135,17 @@ try {
     const order = names.map((_, i) => names[(i + r) % names.length]!);
     for (const name of order) {
       const models = setup.contenders[name]!.models;
-      const c0 = await page.evaluate(() => window.bench.counts());
-      if (values.profile) await cdp.send('Profiler.start');
-      const b0 = await busy(cdp);
-      const { ms } = await page.evaluate(([n, k]) => window.bench.contenders[n]!.contender.run(k), [name, steps] as const);
-      const b1 = await busy(cdp);
-      if (values.profile) {
+      const c0 = await tab.evaluate<Counts>('window.bench.counts()');
+      if (cdp && values.profile) await cdp.send('Profiler.start');
+      const b0 = cdp ? await busy(cdp) : NaN;
+      const { ms } = await tab.evaluate<{ ms: number }>(`window.bench.contenders[${js(name)}].contender.run(${steps})`);
+      const b1 = cdp ? await busy(cdp) : NaN;
+      if (cdp && values.profile) {
         const { profile } = await cdp.send('Profiler.stop');
         if (!profiles.has(name)) profiles.set(name, new Map());
         selfTimes(profile as Profile, profiles.get(name)!);
       }
-      const c1 = await page.evaluate(() => window.bench.counts());
+      const c1 = await tab.evaluate<Counts>('window.bench.counts()');
       const row = rows[name]!;
       const modelSteps = steps * models;
       row.wall.push(ms / modelSteps);
@@ -153,7 +169,7 @@ try {
       backend: setup.contenders[name]!.backend,
       models: setup.contenders[name]!.models,
       ms_per_model_step: round3(median(row.wall)),
-      host_ms_per_model_step: round3(median(row.host)),
+      host_ms_per_model_step: cdp ? round3(median(row.host)) : null,
       dispatches_per_model_step: round3(row.dispatches / row.modelSteps),
       submits_per_model_step: round3(row.submits / row.modelSteps),
       buffers_per_model_step: round3(row.buffers / row.modelSteps),
@@ -168,6 +184,7 @@ try {
   const best = (key: 'wall' | 'host'): string | undefined =>
     [...ours].sort((a, b) => median(rows[a]![key]) - median(rows[b]![key]))[0];
   const ratio = (key: 'wall' | 'host', peer: string): number | null => {
+    if (key === 'host' && !cdp) return null;
     const a = best(key);
     if (!a || !rows[peer]) return null;
     return round3(median(rows[a]![key].map((x, i) => x / rows[peer]![key][i]!)));
@@ -197,7 +214,7 @@ try {
   log('| contender | models | wall ms/model-step | host ms/model-step | dispatches | submits | buffers | bytes read | first step |');
   log('|---|---|---|---|---|---|---|---|---|');
   for (const c of contenders) {
-    log(`| ${c.name} | ${c.models} | ${c.ms_per_model_step.toFixed(1)} | ${c.host_ms_per_model_step.toFixed(2)} | ` +
+    log(`| ${c.name} | ${c.models} | ${c.ms_per_model_step.toFixed(1)} | ${c.host_ms_per_model_step?.toFixed(2) ?? 'n/a'} | ` +
       `${c.dispatches_per_model_step.toFixed(1)} | ${c.submits_per_model_step.toFixed(2)} | ${c.buffers_per_model_step.toFixed(2)} | ` +
       `${c.read_bytes_per_model_step.toFixed(0)} | ${fmt(c.first_step_ms)} |`);
   }
@@ -217,19 +234,43 @@ try {
     log(`main-thread profile, ${name}, top five by self time (ms per model-step): ` +
       top.map(([f, ms]) => `${f} ${(ms / per).toFixed(3)}`).join('; '));
   }
-  if (values.json) {
-    console.log(JSON.stringify({
-      adapter: setup.adapter,
-      chromium: browser.version(),
-      rounds,
-      steps,
-      contenders,
-      ratios,
-      wasm_gzip_mib: wasmGzipMiB,
-      cpu_wasm_gzip_mib: cpuWasmGzipMiB,
-    }));
+  return {
+    engine: engine.name,
+    version: engine.version(),
+    adapter: setup.adapter,
+    notes: setup.notes,
+    rounds,
+    steps,
+    contenders,
+    ratios,
+    wasm_gzip_mib: wasmGzipMiB,
+    cpu_wasm_gzip_mib: cpuWasmGzipMiB,
+  };
+}
+
+const server = await createServer({ server: { port: 0, host: '127.0.0.1' }, logLevel: 'warn' });
+await server.listen();
+const url = server.resolvedUrls!.local[0]!;
+const results: Record<string, unknown>[] = [];
+try {
+  for (const name of engineNames) {
+    const engine = ENGINES[name]!();
+    if (!engine.available()) {
+      log(`${engine.name}: not installed here (npm run setup installs it)`);
+      continue;
+    }
+    try {
+      results.push(await bench(engine, await engine.open(`${url}bench/`)));
+    } finally {
+      await engine.stop();
+    }
+    log('');
   }
+  if (engineNames.length > 1) {
+    log('CPU module / jax-js wasm, wall per model-step, by engine: '
+      + results.map((r) => `${r.engine as string} ${String((r.ratios as { cpu_wall_vs_jaxjs_wasm: number | null }).cpu_wall_vs_jaxjs_wasm)}`).join(', '));
+  }
+  if (values.json) console.log(JSON.stringify({ engines: results }));
 } finally {
-  await browser.close();
   await server.close();
 }

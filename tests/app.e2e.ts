@@ -440,6 +440,24 @@ describe('the page', () => {
     await page.close();
   });
 
+  it('explains a WebGPU that is there but gives no device, and trains on the CPU instead', async () => {
+    const page = await browser.newPage();
+    logConsole(page, 'no-adapter');
+    // As a browser whose GPU is blocklisted: navigator.gpu exists, requestAdapter() gives null.
+    // The trainer runs on the page's thread here, where an init script reaches WebGPU.
+    await page.addInitScript(() => { GPU.prototype.requestAdapter = async () => null; });
+    await page.goto(`${server.url}/?${SMALL}&thread=page`);
+    await expect.poll(() => page.locator('#notice').textContent(), { timeout: 5 * 60_000 }).toContain('WebGPU is present in this browser but could not start');
+    expect(await page.locator('#status').textContent()).toMatch(/^WebGPU could not start: \S/);
+    expect(await page.getByRole('button', { name: 'Train', exact: true }).isDisabled()).toBe(true);
+    await page.getByRole('button', { name: 'Train on the CPU' }).click();
+    await waitForState(page, 'ready');
+    expect(await page.evaluate(() => window.actlab.device)).toBe('cpu');
+    const runs = await trainAndWait(page);
+    for (const r of runs) expect(r.testAccuracy).toBeGreaterThan(0.3);
+    await page.close();
+  });
+
   it('marks an activation whose loss blows up as diverged, and trains the others on', async () => {
     const page = await browser.newPage();
     logConsole(page, 'diverge');
@@ -611,6 +629,12 @@ describe('the page', () => {
     expect(download.suggestedFilename()).toMatch(/^actlab-tanh-seed7-epoch1\.actlab$/);
     const file = join(mkdtempSync(join(tmpdir(), 'actlab-cpu-ckpt-')), download.suggestedFilename());
     await download.saveAs(file);
+    // The choice is remembered: after a reload the CPU starts without asking, and the page says why.
+    await page.reload();
+    await waitForState(page, 'ready');
+    expect(await page.evaluate(() => window.actlab.device)).toBe('cpu');
+    expect(await page.locator('#notice').textContent()).toContain('trains on the CPU here, as you chose before');
+    expect(await page.evaluate(() => window.actlab.runs.length)).toBe(2);
     await page.close();
 
     // The CPU's checkpoint goes on on the GPU: same file format, same state.

@@ -1,32 +1,25 @@
 // The built page in every engine this machine has, from one scenario (an engine list, not
-// copies): Chromium (playwright-core), Firefox ESR (puppeteer-core over WebDriver BiDi, WebGPU on
-// Mesa's lavapipe with the prefs that enable it) and WebKitGTK (selenium-webdriver against
-// WebKitWebDriver under xvfb-run, no WebGPU; in the machine's own C locale). dist/ is served
+// copies; the engines are tests/engines.ts): Chromium, Firefox ESR with WebGPU on Mesa's lavapipe
+// and without WebGPU, and WebKitGTK (no WebGPU) in the machine's own C locale. dist/ is served
 // under a sub-path as a host would. Same seed, same losses: the CPU module's curve is the same
 // to the bit in every engine, and Firefox's WebGPU path agrees with it to float precision. In
-// each: the charts have points, the analyses run, and a reload finds the run.
+// each: the charts have points, the analyses run, a reload finds the run, and with every server
+// stopped the page still boots and trains from the service worker's caches and IndexedDB. And
+// the npm package in each: the README's quickstart (or, without WebGPU, its CPU example) trains,
+// the PRNG and Flax-init SHA-256 checks equal the spec, and bad inputs are refused clearly.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { launch as launchFirefox, type Browser as Puppeteer } from 'puppeteer-core';
-import { Builder, type WebDriver } from 'selenium-webdriver';
-import type { Browser as Playwright } from 'playwright-core';
-import { DATA_DIR, launch, serve } from './browser.js';
-
-const FIREFOX = process.env.FIREFOX ?? '/usr/bin/firefox-esr';
-const WEBKIT_DRIVER = process.env.WEBKIT_DRIVER ?? '/usr/bin/WebKitWebDriver';
-const MINIBROWSER = process.env.MINIBROWSER ?? '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser';
-const XVFB = '/usr/bin/xvfb-run';
+import { execFileSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { DATA_DIR, serve } from './browser.js';
+import { chromium as chromiumEngine, firefox, webkit as webkitEngine, type Engine, type Tab } from './engines.js';
+import { installPackage, type Installed } from './packaged.js';
 
 const SMALL = 'hidden=32&limit=1024&batchSize=64&epochs=1&activations=relu,tanh&seed=3';
+// ../shared/spec, or $ACTLAB_SPEC_DIR: any files of the same schemas.
+const SPEC_DIR = process.env.ACTLAB_SPEC_DIR ?? resolve('../shared/spec');
 
 interface Run { activation: string; losses: number[]; valAccuracy: number[]; testAccuracy: number | null }
-interface Seen { state: string; device: string | null; status: string; runs: Run[]; notice: string; language: string; old: boolean; charts: number[]; analysed: boolean }
-
-/** One open page in some engine: a script evaluated there (an expression's value) and a way out. */
-interface Tab { evaluate<T>(expression: string): Promise<T>; close(): Promise<void> }
-interface Engine { name: string; available: () => boolean; open(url: string): Promise<Tab>; stop(): Promise<void> }
+interface Seen { state: string; device: string | null; status: string; runs: Run[]; notice: string; language: string; old: boolean; charts: number[]; analysed: boolean; controlled: boolean; runId: string | null }
 
 const SEEN = `(() => ({
   state: window.actlab ? window.actlab.state : 'loading',
@@ -38,85 +31,14 @@ const SEEN = `(() => ({
   old: window.actlabOld === true,
   charts: window.actlab && window.actlab.state === 'ready' ? Object.values(window.actlab.chartPoints().loss) : [],
   analysed: !!(window.actlab && window.actlab.analyses),
+  controlled: !!(navigator.serviceWorker && navigator.serviceWorker.controller),
+  runId: window.actlab ? window.actlab.runId : null,
 }))()`;
 
-let playwright: Playwright | undefined;
-const chromium: Engine = {
-  name: 'Chromium',
-  available: () => true,
-  async open(url) {
-    playwright ??= await launch();
-    const page = await playwright.newPage();
-    await page.goto(url);
-    return { evaluate: (e) => page.evaluate(e), close: () => page.close() };
-  },
-  async stop() {
-    await playwright?.close();
-  },
-};
-
-let puppeteer: Puppeteer | undefined;
-const firefox = (webgpu: boolean): Engine => ({
-  name: webgpu ? 'Firefox ESR' : 'Firefox ESR without WebGPU',
-  available: () => existsSync(FIREFOX),
-  async open(url) {
-    // One browser per WebGPU setting (prefs are the profile's).
-    await puppeteer?.close();
-    puppeteer = await launchFirefox({
-      browser: 'firefox', executablePath: FIREFOX, headless: true,
-      extraPrefsFirefox: { 'dom.webgpu.enabled': webgpu, 'gfx.webgpu.ignore-blocklist': webgpu },
-    });
-    const page = await puppeteer.newPage();
-    await page.goto(url);
-    return { evaluate: (e) => page.evaluate(e) as never, close: () => page.close() };
-  },
-  async stop() {
-    await puppeteer?.close();
-    puppeteer = undefined;
-  },
-});
-
-let webkitDriver: ChildProcess | undefined;
-let webdriver: WebDriver | undefined;
-const freePort = () => new Promise<number>((resolve) => {
-  const s = createServer().listen(0, '127.0.0.1', () => {
-    const { port } = s.address() as { port: number };
-    s.close(() => resolve(port));
-  });
-});
-const webkit: Engine = {
-  name: 'WebKitGTK',
-  available: () => existsSync(WEBKIT_DRIVER) && existsSync(MINIBROWSER) && existsSync(XVFB),
-  async open(url) {
-    const port = await freePort();
-    // WebKitGTK needs a display (it hangs without one). A C locale, as this machine's own (and
-    // some Linux users'): WebKit then reports navigator.language "C", not a valid tag.
-    webkitDriver = spawn(XVFB, ['-a', WEBKIT_DRIVER, `--port=${port}`], { stdio: 'ignore', env: { ...process.env, LANG: 'C.UTF-8', LC_ALL: '' }, detached: true });
-    const server = `http://127.0.0.1:${port}`;
-    for (let i = 0; i < 100; i++) {
-      const up = await fetch(`${server}/status`).then((r) => r.ok, () => false);
-      if (up) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    webdriver = await new Builder().usingServer(server).withCapabilities({
-      browserName: 'MiniBrowser',
-      'webkitgtk:browserOptions': { binary: MINIBROWSER, args: ['--automation'] },
-    }).build();
-    await webdriver.get(url);
-    return {
-      evaluate: async <T>(e: string) => (await webdriver!.executeScript(`return ${e}`)) as T,
-      close: async () => {},
-    };
-  },
-  async stop() {
-    await webdriver?.quit().catch(() => {});
-    if (webkitDriver?.pid) {
-      try {
-        process.kill(-webkitDriver.pid); // xvfb-run, Xvfb and the driver
-      } catch { /* gone */ }
-    }
-  },
-};
+const chromium = chromiumEngine();
+const firefoxGpu = firefox(true);
+const firefoxCpu = firefox(false);
+const webkit = webkitEngine();
 
 async function until(tab: Tab, done: (s: Seen) => boolean, timeout: number): Promise<Seen> {
   const end = Date.now() + timeout;
@@ -132,8 +54,8 @@ async function until(tab: Tab, done: (s: Seen) => boolean, timeout: number): Pro
   return seen;
 }
 
-/** Waits for the page to be ready on a device; without WebGPU it says so and offers the CPU
- * module, which a user takes (again after a reload: the page does not remember the choice). */
+/** Waits for the page to be ready on a device. Without WebGPU it says so and offers the CPU
+ * module, which a user takes; the page remembers that choice, so a reload starts on the CPU. */
 async function boot(engine: Engine, tab: Tab, fresh: (s: Seen) => boolean): Promise<Seen> {
   let ready = await until(tab, (s) => fresh(s) && ((s.state === 'ready' && s.device !== null) || /does not offer WebGPU/.test(s.notice)), 5 * 60_000);
   if (ready.device === null) {
@@ -145,75 +67,143 @@ async function boot(engine: Engine, tab: Tab, fresh: (s: Seen) => boolean): Prom
   return ready;
 }
 
-/** Opens the page, trains the small run, and says what it saw. */
-async function train(engine: Engine, url: string): Promise<Seen> {
-  const tab = await engine.open(url);
+const reload = (tab: Tab) => tab.evaluate(`(window.actlabOld = true, setTimeout(() => location.reload(), 0), 0)`);
+const trainRun = async (tab: Tab, before: Seen) => {
+  await tab.evaluate(`(document.querySelector('#train').click(), 0)`);
+  // A run this small may be over before a poll could see it training: wait for a new run's results.
+  return until(tab, (s) => s.runId !== before.runId && s.state === 'ready' && s.runs.length === 2 && s.runs.every((r) => r.testAccuracy !== null), 10 * 60_000);
+};
+
+/** Opens the page from its own servers (`hosted`: then stops them and goes on offline), trains
+ * the small run, and says what it saw. */
+async function train(engine: Engine, q: string, hosted: boolean): Promise<Seen> {
+  const data = await serve({ '/': DATA_DIR }, { cors: true });
+  const site = await serve({ '/actlab/': 'dist' });
+  const tab = await engine.open(`${site.url}/actlab/?${SMALL}&data=${encodeURIComponent(`${data.url}/`)}${q}`);
   try {
     const ready = await boot(engine, tab, (s) => !s.old);
     expect(ready.runs).toEqual([]);
-    await tab.evaluate(`(document.querySelector('#train').click(), 0)`);
-    // A run this small may be over before a poll could see it training: wait for its results.
-    const done = await until(tab, (s) => s.state === 'ready' && s.runs.length === 2 && s.runs.every((r) => r.testAccuracy !== null), 10 * 60_000);
-    console.log(`${engine.name} (${done.device === 'cpu' ? 'CPU module' : 'WebGPU'}, language "${done.language}"): ${done.runs.map((r) => `${r.activation} loss ${r.losses.at(-1)!.toFixed(6)}, test ${(100 * r.testAccuracy!).toFixed(2)}%`).join('; ')}`);
-    // Charted, analysed on this device, and found again after a reload (IndexedDB).
+    const done = await trainRun(tab, ready);
+    const device = done.device === 'cpu' ? 'CPU module' : 'WebGPU';
+    console.log(`${engine.name} ${engine.version()} (${device}, language "${done.language}"): ${done.runs.map((r) => `${r.activation} loss ${r.losses.at(-1)!.toFixed(6)}, test ${(100 * r.testAccuracy!).toFixed(2)}%`).join('; ')}`);
+    // Charted, analysed on this device, and found again after a reload (IndexedDB), on the
+    // same device without asking again.
     expect(done.charts.length).toBeGreaterThan(0);
     done.charts.forEach((n) => expect(n).toBeGreaterThan(0));
     await tab.evaluate(`(document.querySelector('#analyse').click(), 0)`);
     await until(tab, (s) => s.state === 'ready' && s.analysed, 5 * 60_000);
-    await tab.evaluate(`(window.actlabOld = true, setTimeout(() => location.reload(), 0), 0)`);
-    const back = await boot(engine, tab, (s) => !s.old);
+    await reload(tab);
+    const back = await until(tab, (s) => !s.old && s.state === 'ready' && s.device !== null, 5 * 60_000);
+    expect(back.device).toBe(done.device);
     expect(back.runs.map((r) => r.losses)).toEqual(done.runs.map((r) => r.losses));
+    if (hosted) {
+      // Every server stopped: the page, its JS and the .wasm from the service worker's caches,
+      // the data from IndexedDB; it boots, finds the run and trains it again, the same.
+      await until(tab, (s) => s.controlled, 60_000);
+      await site.close();
+      await data.close();
+      await reload(tab);
+      const offline = await until(tab, (s) => !s.old && s.state === 'ready' && s.device !== null, 5 * 60_000);
+      expect(offline.runs.map((r) => r.losses)).toEqual(done.runs.map((r) => r.losses));
+      const again = await trainRun(tab, offline);
+      expect(again.runs.map((r) => r.losses)).toEqual(done.runs.map((r) => r.losses));
+      console.log(`${engine.name} (${device}): offline, from the service worker and IndexedDB, it booted and trained the same run again${again.notice ? `; the page says: "${again.notice}"` : ''}`);
+    }
     return done;
   } finally {
     await Promise.race([tab.close(), new Promise((r) => setTimeout(r, 10_000))]);
+    await site.close().catch(() => undefined);
+    await data.close().catch(() => undefined);
   }
 }
 
-let site: Awaited<ReturnType<typeof serve>>;
-let data: Awaited<ReturnType<typeof serve>>;
-const engines = [chromium, firefox(true), firefox(false), webkit];
+interface SpecReport { module: string[]; checked: number; wrong: string[]; refused: string[] }
+
+/** The npm package in `engine`: the reference vectors and bad inputs (tests/fixtures/spec),
+ * then the README's quickstart where there is WebGPU, or its CPU example where there is not. */
+async function npmPackage(engine: Engine, webgpu: boolean): Promise<void> {
+  let tab = await engine.open(`${pkg.url}/spec-page/?gpu=1`);
+  const end = Date.now() + 10 * 60_000;
+  let out: { report?: SpecReport; error?: string } = {};
+  while (!out.report && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 1000));
+    out = await tab.evaluate<typeof out>('({ report: window.specReport, error: window.specError })');
+  }
+  await tab.close();
+  const { report, error } = out;
+  expect(error ?? undefined).toBeUndefined(); // WebDriver gives undefined back as null
+  expect(report!.wrong.slice(0, 10)).toEqual([]);
+  expect(report!.module).toEqual(webgpu ? ['CPU module', 'WebGPU module'] : ['CPU module']);
+  expect(report!.refused.length).toBe(7 * report!.module.length);
+  expect(report!.checked).toBeGreaterThan(100 * report!.module.length);
+  console.log(`${engine.name}, npm package: ${report!.checked} checks (PRNG of both modes, Flax and notebook init SHA-256, bad inputs) on ${report!.module.join(' and ')}, all as the spec; e.g. ${report!.refused[2]}`);
+  tab = await engine.open(`${pkg.url}/${webgpu ? '' : 'cpu/'}`);
+  let text = '';
+  for (const stop = Date.now() + 10 * 60_000; !/accuracy/.test(text) && Date.now() < stop;) {
+    await new Promise((r) => setTimeout(r, 1000));
+    text = await tab.evaluate<string>(`document.querySelector('#out').textContent`);
+  }
+  await tab.close();
+  console.log(`${engine.name}, the README's ${webgpu ? 'quickstart' : 'CPU example'}: ${text}`);
+  expect(Number(/accuracy ([\d.]+)%/.exec(text)?.[1])).toBeGreaterThan(30);
+}
+
+let pkg: Awaited<ReturnType<typeof serve>>;
+let installed: Installed;
+const engines = [chromium, firefoxGpu, firefoxCpu, webkit];
 
 beforeAll(async () => {
-  data = await serve({ '/': DATA_DIR }, { cors: true });
-  site = await serve({ '/actlab/': 'dist' });
-});
+  installed = await installPackage({ quickstart: 'examples/quickstart', cpu: 'examples/cpu', spec: 'tests/fixtures/spec' });
+  const tsc = resolve('node_modules/.bin/tsc');
+  execFileSync(tsc, ['--noEmit', '--strict', '--skipLibCheck', '--target', 'es2022', '--module', 'esnext',
+    '--moduleResolution', 'bundler', '--lib', 'es2022,dom,dom.iterable', 'main.ts'], { cwd: installed.sources.spec!, encoding: 'utf8' });
+  pkg = await serve({
+    '/': installed.sites.quickstart!, '/cpu/': installed.sites.cpu!, '/spec-page/': installed.sites.spec!, '/spec-page/spec/': SPEC_DIR,
+    '/data/fashion-mnist/': DATA_DIR,
+  });
+}, 10 * 60_000);
 
 afterAll(async () => {
   for (const e of engines) await e.stop();
-  await site?.close();
-  await data?.close();
+  await pkg?.close();
 });
 
 describe('every engine', () => {
-  const url = (q: string) => `${site.url}/actlab/?${SMALL}&data=${encodeURIComponent(`${data.url}/`)}${q}`;
   let reference: Run[] = [];
 
   it('Chromium: the CPU module (the reference curve)', async () => {
-    const seen = await train(chromium, url('&device=cpu'));
+    const seen = await train(chromium, '&device=cpu', false);
     expect(seen.device).toBe('cpu');
     reference = seen.runs;
     for (const r of reference) expect(r.testAccuracy!).toBeGreaterThan(0.3); // one epoch of 1,024 images; chance is 0.1
+    await chromium.stop();
   });
 
-  it.runIf(firefox(true).available())('Firefox ESR: WebGPU (lavapipe, no "subgroups") trains the compiled stack, to float precision of the CPU module', async () => {
-    const seen = await train(firefox(true), url(''));
+  it.runIf(firefoxGpu.available())('Firefox ESR: WebGPU (lavapipe, no "subgroups") trains the compiled stack, to float precision of the CPU module, also offline; the npm package', async () => {
+    const seen = await train(firefoxGpu, '', true);
     expect(seen.device).toBe('gpu');
     for (const [i, r] of seen.runs.entries()) {
       expect(r.activation).toBe(reference[i]!.activation);
       r.losses.forEach((l, j) => expect(Math.abs(l - reference[i]!.losses[j]!)).toBeLessThan(1e-4));
     }
+    await npmPackage(firefoxGpu, true);
+    await firefoxGpu.stop();
   });
 
-  it.runIf(firefox(false).available())('Firefox ESR without WebGPU: the CPU module, the same losses to the bit', async () => {
-    const seen = await train(firefox(false), url(''));
+  it.runIf(firefoxCpu.available())('Firefox ESR without WebGPU: the CPU module, the same losses to the bit, also offline; the npm package', async () => {
+    const seen = await train(firefoxCpu, '', true);
     expect(seen.device).toBe('cpu');
     expect(seen.runs.map((r) => r.losses)).toEqual(reference.map((r) => r.losses));
+    await npmPackage(firefoxCpu, false);
+    await firefoxCpu.stop();
   });
 
-  it.runIf(webkit.available())('WebKitGTK in a C locale: no WebGPU, says so, the CPU module, the same losses to the bit', async () => {
-    const seen = await train(webkit, url(''));
+  it.runIf(webkit.available())('WebKitGTK in a C locale: no WebGPU, says so, the CPU module, the same losses to the bit, also offline; the npm package', async () => {
+    const seen = await train(webkit, '', true);
     expect(seen.language).toBe('C');
     expect(seen.device).toBe('cpu');
     expect(seen.runs.map((r) => r.losses)).toEqual(reference.map((r) => r.losses));
+    await npmPackage(webkit, false);
+    await webkit.stop();
   });
 });

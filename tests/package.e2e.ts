@@ -4,44 +4,28 @@
 // FashionMNIST: on WebGPU, and on the CPU module with WebGPU removed.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { build } from 'vite';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { ARTIFACTS, DATA_DIR, launch, logConsole, serve } from './browser.js';
+import { installPackage, type Installed } from './packaged.js';
 
-const root = mkdtempSync(join(tmpdir(), 'actlab-pkg-'));
-const app = join(root, 'app');
-const cpuApp = join(root, 'cpu');
-const fuzzApp = join(root, 'fuzz');
-const soakApp = join(root, 'soak');
-const activationsApp = join(root, 'activations');
-const freedApp = join(root, 'freed');
 let browser: Browser;
 let server: Awaited<ReturnType<typeof serve>>;
+let installed: Installed;
 
 beforeAll(async () => {
-  const [packed] = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', root], { encoding: 'utf8' })) as
-    { filename: string; files: { path: string }[] }[];
-  const paths = packed!.files.map((f) => f.path).sort();
+  // The README's examples, and the fuzz, soak, activations and freed pages (tests/fixtures):
+  // bad inputs, a long run, the activation spec and used-up objects through the installed package.
+  installed = await installPackage({
+    quickstart: 'examples/quickstart', cpu: 'examples/cpu',
+    ...Object.fromEntries(['fuzz', 'soak', 'activations', 'freed'].map((n) => [n, `tests/fixtures/${n}`])),
+  });
+  const paths = installed.files;
   expect(paths).toEqual(expect.arrayContaining(['pkg/actlab_bg.wasm', 'pkg/cpu/actlab_cpu_bg.wasm', 'pkg/sdk/index.js', 'pkg/sdk/index.d.ts', 'package.json']));
   expect(paths.filter((p) => p.endsWith('.test.js') || p.startsWith('crate/') || p.startsWith('web/'))).toEqual([]);
-  mkdirSync(join(root, 'node_modules'));
-  execFileSync('tar', ['-xzf', join(root, packed!.filename), '-C', join(root, 'node_modules')]);
-  renameSync(join(root, 'node_modules', 'package'), join(root, 'node_modules', 'actlab'));
-  for (const [example, dir] of [['quickstart', app], ['cpu', cpuApp]] as const) {
-    mkdirSync(dir);
-    for (const f of ['index.html', 'main.ts']) copyFileSync(join('examples', example, f), join(dir, f));
-    await build({ root: dir, base: './', configFile: false, logLevel: 'warn', build: { outDir: join(dir, 'dist'), target: 'es2022' } });
-  }
-  // The fuzz and soak pages (tests/fixtures): bad inputs and a long run through the installed package.
-  for (const [name, dir] of [['fuzz', fuzzApp], ['soak', soakApp], ['activations', activationsApp], ['freed', freedApp]] as const) {
-    mkdirSync(dir);
-    for (const f of ['index.html', 'main.ts']) copyFileSync(join('tests/fixtures', name, f), join(dir, f));
-    await build({ root: dir, base: './', configFile: false, logLevel: 'warn', build: { outDir: join(dir, 'dist'), target: 'es2022' } });
-  }
-  server = await serve({ '/': join(app, 'dist'), '/cpu/': join(cpuApp, 'dist'), '/fuzz/': join(fuzzApp, 'dist'), '/soak/': join(soakApp, 'dist'), '/activations/': join(activationsApp, 'dist'), '/freed/': join(freedApp, 'dist'), '/data/fashion-mnist/': DATA_DIR });
+  const { sites } = installed;
+  server = await serve({ '/': sites.quickstart!, '/cpu/': sites.cpu!, '/fuzz/': sites.fuzz!, '/soak/': sites.soak!, '/activations/': sites.activations!, '/freed/': sites.freed!, '/data/fashion-mnist/': DATA_DIR });
   browser = await launch();
 });
 
@@ -54,7 +38,7 @@ it('the README examples type-check against the installed package', () => {
   const tsc = resolve('node_modules/.bin/tsc');
   // The options of Vite's TypeScript template (skipLibCheck: wasm-bindgen's .d.ts names
   // Symbol.dispose, which needs lib esnext.disposable). Fails with tsc's diagnostics.
-  for (const dir of [app, cpuApp]) {
+  for (const dir of [installed.sources.quickstart!, installed.sources.cpu!]) {
     try {
       execFileSync(tsc, ['--noEmit', '--strict', '--skipLibCheck', '--target', 'es2022', '--module', 'esnext',
         '--moduleResolution', 'bundler', '--lib', 'es2022,dom,dom.iterable', 'main.ts'], { cwd: dir, encoding: 'utf8' });
@@ -114,7 +98,7 @@ it('the quickstart trains and evaluates in the browser', async () => {
 it('refuses a few hundred bad inputs with clear errors, never a trap, then trains with the same module', async () => {
   const tsc = resolve('node_modules/.bin/tsc');
   execFileSync(tsc, ['--noEmit', '--strict', '--skipLibCheck', '--target', 'es2022', '--module', 'esnext',
-    '--moduleResolution', 'bundler', '--lib', 'es2022,dom,dom.iterable', 'main.ts'], { cwd: fuzzApp, encoding: 'utf8' });
+    '--moduleResolution', 'bundler', '--lib', 'es2022,dom,dom.iterable', 'main.ts'], { cwd: installed.sources.fuzz!, encoding: 'utf8' });
   const seed = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
   console.log(`browser fuzz seed ${seed} (replay: FUZZ_SEED=${seed} npx vitest run --project e2e tests/package.e2e.ts)`);
   if (process.env.FUZZ_DISCOVER) {

@@ -31,7 +31,9 @@ const dropSized = () => {
 
 async function splitsFor(url: string, limit: number): Promise<ModelSplits> {
   if (!cpu) {
-    const api = await loadCpu();
+    const api = await loadCpu().catch((e: unknown) => {
+      throw Object.assign(new Error(`its CPU module did not load: ${e instanceof Error ? e.message : String(e)}`), { unstarted: true });
+    });
     cpu = { api, device: await api.createDevice() };
   }
   const { api, device } = cpu;
@@ -76,6 +78,6 @@ scope.onmessage = (e) => {
   const { id, ...req } = e.data;
   queue = queue.then(() => handle(req as PoolRequest)).then(
     (value) => scope.postMessage({ id, value }),
-    (err: unknown) => scope.postMessage({ id, error: err instanceof Error ? err.message : String(err) }),
+    (err: unknown) => scope.postMessage({ id, error: err instanceof Error ? err.message : String(err), unstarted: (err as { unstarted?: boolean }).unstarted === true }),
   );
 };

@@ -3,7 +3,7 @@
 // applies the trainer's events to its copy of the run, and keeps the buttons in step.
 import { DEFAULT_RUN, formValuesOf, queryOf, type RunConfig } from './app/config.js';
 import { idbRuns, type RunRecord, type SavedRun } from './app/runs.js';
-import { LONG_COMMANDS, NO_WEBGPU_HERE, applyEvent, type AnalysisData, type Command, type DeviceKind, type TrainerEvent } from './app/protocol.js';
+import { GPU_START_FAILED, LONG_COMMANDS, NO_WEBGPU_HERE, applyEvent, type AnalysisData, type Command, type DeviceKind, type TrainerEvent } from './app/protocol.js';
 import { localTransport, openTransport, type Transport } from './app/transport.js';
 import { PUBLISHED_JAX, PUBLISHED_PYTORCH, deepPreset, sameModels, tutorialPreset } from './app/published.js';
 import { chartsPng } from './view/charts.js';
@@ -12,12 +12,14 @@ import { Editor } from './view/editor.js';
 import { Results } from './view/results.js';
 import { renderSamples } from './view/samples.js';
 import { drawAnalyses, type AnalysisResult } from './view/analyses.js';
-import { download, hideOffer, noWebGpuNotice, offer, say, softwareGpuNotice, warn } from './view/status.js';
+import { download, gpuFailedNotice, hideOffer, noWebGpuNotice, offer, say, softwareGpuNotice, warn } from './view/status.js';
 
 /** Read by the end-to-end tests and handy in the console: the runs and what the charts hold. */
 interface Inspect {
   config: RunConfig | null;
   runs: RunRecord[];
+  /** The shown run's id (a new one for each Train). */
+  runId: string | null;
   chartPoints: () => { loss: Record<string, number>; accuracy: Record<string, number> };
   state: 'loading' | 'ready' | 'training' | 'error';
   analyses: AnalysisResult | null;
@@ -55,6 +57,8 @@ const REDRAW_MS = 200;
 let transport: Transport | undefined;
 let run: SavedRun | null = null;
 let busy = false;
+/** Whether the trainer's last start succeeded (a device and the data are there). */
+let started = false;
 /** Activations with a trained model (samples, checkpoint, Flax export). */
 const models = new Set<string>();
 let redrawTimer: ReturnType<typeof setTimeout> | undefined;
@@ -64,6 +68,7 @@ let analysesData: AnalysisData | null = null;
 const inspect: Inspect = {
   config: null,
   runs: [],
+  runId: null,
   chartPoints: () => results.counts(),
   state: 'loading',
   analyses: null,
@@ -87,7 +92,7 @@ function send(cmd: Command): void {
 }
 
 function setButtons(): void {
-  const ready = inspect.state !== 'loading' && transport !== undefined && !busy;
+  const ready = inspect.state !== 'loading' && transport !== undefined && started && !busy;
   for (const b of [buttons.train, buttons.analyse, buttons.load]) b.disabled = !ready;
   buttons.stop.disabled = !busy;
   buttons.download.disabled = !ready || inspect.runs.length === 0;
@@ -101,6 +106,7 @@ function redraw(): void {
   clearTimeout(redrawTimer);
   redrawTimer = undefined;
   inspect.runs = run?.runs ?? [];
+  inspect.runId = run?.id ?? null;
   inspect.config = run?.config ?? null;
   results.draw(inspect.runs, run?.config ?? DEFAULT_RUN);
 }
@@ -147,6 +153,14 @@ async function done(e: Extract<TrainerEvent, { type: 'done' }>): Promise<void> {
     return;
   }
   busy = false;
+  if (e.error && e.command === 'start' && e.error.startsWith(GPU_START_FAILED)) {
+    // WebGPU is there but gave no working device (no adapter, a refused device, a blocklisted
+    // driver): say so, with the error, and offer the CPU as where there is no WebGPU at all.
+    gpuFailedNotice(e.error.slice(GPU_START_FAILED.length), () => start('cpu', true));
+    inspect.state = 'error';
+    setButtons();
+    return;
+  }
   if (e.error) {
     const what = { start: 'starting', train: 'training', resume: 'resuming', continue: 'continuing from the checkpoint', analyse: 'analysing', recover: 'starting a new GPU device' }[e.command as string] ?? e.command;
     say(`Error while ${what}: ${e.error}`, { error: true, progress: e.command === 'start' ? 0 : undefined });
@@ -155,6 +169,7 @@ async function done(e: Extract<TrainerEvent, { type: 'done' }>): Promise<void> {
     return;
   }
   if (e.command === 'start') {
+    started = true;
     editor?.refresh();
     return ready();
   }
@@ -180,7 +195,7 @@ function onEvent(e: TrainerEvent): void {
     case 'ready':
       inspect.device = e.device;
       inspect.workers = e.workers;
-      if (e.software) softwareGpuNotice(() => start('cpu'));
+      if (e.software) softwareGpuNotice(() => start('cpu', true));
       break;
     case 'run':
       if (run?.id !== e.run.id) {
@@ -309,15 +324,36 @@ function main(): void {
   // ?device=cpu trains on the CPU module; without WebGPU the page offers it.
   const device = query.get('device') === 'cpu' ? 'cpu' : 'gpu';
   if (device === 'gpu' && !('gpu' in navigator)) {
-    noWebGpuNotice(() => start('cpu'));
+    // Taken once, the CPU is this browser's device from then on: there is nothing else to pick.
+    if (rememberedCpu()) {
+      warn('This browser does not offer WebGPU: ActLab trains on the CPU here, as you chose before.');
+      start('cpu');
+    } else noWebGpuNotice(() => start('cpu', true));
     return;
   }
   start(device);
 }
 
-/** Starts the trainer on `device` (again: switches to it). */
-function start(device: DeviceKind): void {
+const CHOICE = 'actlab.device';
+/** Whether the user took the CPU offer here before (storage may be refused: then never). */
+function rememberedCpu(): boolean {
+  try {
+    return localStorage.getItem(CHOICE) === 'cpu';
+  } catch {
+    return false;
+  }
+}
+
+/** Starts the trainer on `device` (again: switches to it); `chosen`: the user took an offer,
+ * which is remembered where the browser has no WebGPU. */
+function start(device: DeviceKind, chosen = false): void {
+  if (chosen && device === 'cpu' && !('gpu' in navigator)) {
+    try {
+      localStorage.setItem(CHOICE, 'cpu');
+    } catch { /* storage refused: the offer comes again next time */ }
+  }
   const cmd: Command = { type: 'start', dataUrl: dataUrl(), device };
+  started = false;
   say(device === 'cpu' ? 'Starting the trainer on the CPU…' : 'Starting the trainer…', { progress: null });
   inspect.state = 'loading';
   setButtons();

@@ -13,7 +13,7 @@ import { initKeyOf, openStack, runKeys, type StackSplits } from './engine.js';
 import { openModels, type ModelSplits } from './models.js';
 import { describe } from './progress.js';
 import { WorkerFailure, cpuPool, type CpuPool } from './pool.js';
-import { LONG_COMMANDS, NO_WEBGPU_HERE, emptyRecord, type Command, type TrainerEvent } from './protocol.js';
+import { GPU_START_FAILED, LONG_COMMANDS, NO_WEBGPU_HERE, emptyRecord, type Command, type TrainerEvent } from './protocol.js';
 import { parseProgress, type ResumePoint, type RunStore, type SavedRun } from './runs.js';
 import { resumeFrom, trainRun, type Checkpoint, type Start } from './trainer.js';
 
@@ -267,7 +267,9 @@ export function createHost(deps: HostDeps): { handle(cmd: Command): void } {
       if (kind === 'gpu') {
         await load();
         status('Starting WebGPU…');
-        const g = await Gpu.create();
+        const g = await Gpu.create().catch((e: unknown) => {
+          throw new Error(GPU_START_FAILED + (e instanceof Error ? e.message : String(e)));
+        });
         where = { api: gpuApi, device: g, gpu: g };
         watch(g);
       } else {

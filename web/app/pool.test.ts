@@ -88,5 +88,13 @@ describe('CpuPool', () => {
     const error = await failing.open('data/', DEFAULT_RUN, ['relu'], [new Uint8Array(3)]).catch((e: unknown) => e);
     expect(error).toEqual(new Error('truncated checkpoint'));
     expect(error).not.toBeInstanceOf(WorkerFailure);
+    // A worker that started but could not load its CPU module (WebKit's nested workers offline)
+    // cannot work either: as if it had not started.
+    const unloaded = new CpuPool(1, () => {
+      const w = fakeWorker([]);
+      w.postMessage = ({ id }: { id: number }) => queueMicrotask(() => w.onmessage?.({ data: { id, error: 'its CPU module did not load: Importing a module script failed.', unstarted: true } } as MessageEvent<PoolReply>));
+      return w;
+    });
+    await expect(unloaded.open('data/', DEFAULT_RUN, ['relu'])).rejects.toEqual(new WorkerFailure('its CPU module did not load: Importing a module script failed.'));
   });
 });

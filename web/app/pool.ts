@@ -16,7 +16,9 @@ export type PoolRequest =
   | { op: 'checkpoint'; k: number; meta: string }
   | { op: 'free' };
 
-export type PoolReply = { id: number; value?: unknown; error?: string };
+/** `unstarted`: the worker could not load its CPU module (some engines' nested workers cannot
+ * fetch offline): the pool cannot work, as if the worker had not started. */
+export type PoolReply = { id: number; value?: unknown; error?: string; unstarted?: boolean };
 
 /** A worker of the pool could not start, or died: not an error of the request it was given. */
 export class WorkerFailure extends Error {}
@@ -30,7 +32,7 @@ class Member {
     worker.onmessage = (e: MessageEvent<PoolReply>) => {
       const w = this.waiting.get(e.data.id);
       this.waiting.delete(e.data.id);
-      if (e.data.error !== undefined) w?.reject(new Error(e.data.error));
+      if (e.data.error !== undefined) w?.reject(e.data.unstarted ? new WorkerFailure(e.data.error) : new Error(e.data.error));
       else w?.resolve(e.data.value);
     };
     worker.onerror = (e) => this.fail(`a CPU worker failed (${e.message || 'no message'})`);

@@ -64,6 +64,8 @@ export type Command =
 /** The error of `start` where the thread has no WebGPU (a worker in some browsers): the page
  * then runs the trainer on its own thread. */
 export const NO_WEBGPU_HERE = 'no WebGPU in this context';
+/** How a start's error begins when WebGPU itself (its adapter or device) failed, not the data. */
+export const GPU_START_FAILED = 'WebGPU gave no device: ';
 
 /** Which commands run long (the page shows them as busy until `done`). */
 export const LONG_COMMANDS: ReadonlySet<Command['type']> = new Set(['start', 'train', 'resume', 'continue', 'analyse', 'recover']);

@@ -64,6 +64,14 @@ export function noWebGpuNotice(onCpu: () => void): void {
   say('WebGPU is not available in this browser: ActLab can train on the CPU instead.', { progress: 0 });
 }
 
+/** WebGPU is there but could not give a device (`error` says why): the CPU instead. */
+export function gpuFailedNotice(error: string, onCpu: () => void): void {
+  noticeWith('<strong>WebGPU is present in this browser but could not start</strong> (its adapter or device was refused; '
+    + 'a driver on the browser\'s blocklist, or a GPU busy elsewhere, does that). '
+    + `It can train on the CPU instead, in WebAssembly: ${CPU_SPEED}.`, 'Train on the CPU', onCpu);
+  say(`WebGPU could not start: ${error}`, { error: true, progress: 0 });
+}
+
 /** The "GPU" is a software one (SwiftShader, lavapipe): the CPU module is faster here. */
 export function softwareGpuNotice(onCpu: () => void): void {
   noticeWith('<strong>This browser\'s WebGPU adapter is a software one</strong> (it runs on the CPU, not a GPU): '
