@@ -56,8 +56,8 @@ export default defineConfig(({ command }) => ({
       manifest: false,
       workbox: {
         globPatterns: ['**/*.{html,js,css,wasm}'],
-        globIgnores: ['**/actlab_cpu_bg*.wasm'],
-        runtimeCaching: [{ urlPattern: /actlab_cpu_bg[^/]*\.wasm$/, handler: 'CacheFirst', options: { cacheName: 'actlab-cpu-module', expiration: { maxEntries: 1 } } }],
+        globIgnores: ['**/actlab_cpu_bg*.wasm', '**/actlab_cpu_relaxed_bg*.wasm'],
+        runtimeCaching: [{ urlPattern: /actlab_cpu(_relaxed)?_bg[^/]*\.wasm$/, handler: 'CacheFirst', options: { cacheName: 'actlab-cpu-module', expiration: { maxEntries: 2 } } }],
         maximumFileSizeToCacheInBytes: 32 * 2 ** 20,
         navigateFallback: 'index.html',
         cleanupOutdatedCaches: true,

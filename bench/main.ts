@@ -16,7 +16,7 @@ import tfWasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-sim
 import tfWasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 // tfjs-core alone registers no gradients (the tfjs umbrella package does): optimizers need them.
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
-import { Gpu, gpu as gpuApi, key, load, loadCpu, loadFashionMnist, split, type Api, type Device, type PendingMetrics } from '../web/sdk/index.js';
+import { Gpu, cpuBuild, gpu as gpuApi, key, load, loadCpu, relaxedMadd, loadFashionMnist, split, type Api, type Device, type PendingMetrics } from '../web/sdk/index.js';
 import { ACTIVATIONS, compileStack, initStack, readStackMetrics, stackTrainStep, type Activation, type PendingStackMetrics } from '../web/sdk/index.js';
 import type { GpuSplit, StackData, StackState, TrainState } from '../web/sdk/index.js';
 import { jaxjs } from './jaxjs.js';
@@ -285,7 +285,10 @@ window.bench = {
       'jaxjs-webgpu': async () => ({ contender: await jaxjs('webgpu', pixels, labels), backend: 'webgpu', models: 1 }),
       // The CPU rows: the same MLP, on this thread.
       'actlab-cpu': async () => {
-        const cpu = await loadCpu();
+        // ?simd=plain|relaxed (bench/run.ts --cpu-simd) forces a build; auto-detected otherwise.
+        const simd = new URLSearchParams(location.search).get('simd');
+        const cpu = await loadCpu({ simd: simd === 'plain' || simd === 'relaxed' ? simd : 'auto' });
+        notes.push(`ActLab CPU module: the ${cpuBuild()} SIMD build (relaxed SIMD in this engine: ${relaxedMadd()})`);
         const device = await cpu.createDevice();
         const onCpu = await cpu.loadFashionMnist(dataUrl);
         return { contender: actlab(cpu, device, onCpu.upload(device, 'train')), backend: 'wasm', models: 1 };

@@ -16,7 +16,10 @@
 // `--profile` (Chromium) samples the main thread during the timed runs and prints each
 // contender's top five functions by self time per model-step.
 //
-//   npx tsx bench/run.ts [--engine chromium|firefox|webkit|all] [--rounds 3] [--steps 3] [--only a,b] [--json] [--profile]
+// `--cpu-simd plain` (or `relaxed`) runs that build of ActLab's CPU module instead of the one
+// the engine's features pick (relaxed SIMD where it has it).
+//
+//   npx tsx bench/run.ts [--engine chromium|firefox|webkit|all] [--rounds 3] [--steps 3] [--only a,b] [--cpu-simd auto|plain|relaxed] [--json] [--profile]
 import { createServer } from 'vite';
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
@@ -31,6 +34,7 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '3' },
     only: { type: 'string' },
     engine: { type: 'string', default: 'chromium' },
+    'cpu-simd': { type: 'string', default: 'auto' },
     json: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
   },
@@ -38,6 +42,8 @@ const { values } = parseArgs({
 const rounds = Number(values.rounds);
 const steps = Number(values.steps);
 if (!(rounds >= 1 && steps >= 1)) throw new Error('--rounds and --steps must be positive integers');
+const cpuSimd = values['cpu-simd'];
+if (!['auto', 'plain', 'relaxed'].includes(cpuSimd)) throw new Error(`--cpu-simd must be auto, plain or relaxed, got ${cpuSimd}`);
 const engineNames = values.engine === 'all' ? ['chromium', 'firefox', 'webkit'] : values.engine.split(',');
 for (const e of engineNames) if (!ENGINES[e]) throw new Error(`unknown engine ${e}; known: ${Object.keys(ENGINES).join(', ')}, all`);
 // Outside Chromium the CPU rows and, where there is WebGPU, the compiled stack and jax-js's webgpu.
@@ -260,7 +266,7 @@ try {
       continue;
     }
     try {
-      results.push(await bench(engine, await engine.open(`${url}bench/`)));
+      results.push(await bench(engine, await engine.open(`${url}bench/?simd=${cpuSimd}`)));
     } finally {
       await engine.stop();
     }

@@ -583,12 +583,12 @@ describe('the page', () => {
     await expect.poll(() => gpuPage.locator('#notice').textContent()).toContain('software one');
     const onGpu = await trainAndWait(gpuPage);
     // The GPU page never downloads the CPU module...
-    expect(modules.some((u) => u.includes('actlab_cpu_bg'))).toBe(false);
+    expect(modules.some((u) => u.includes('actlab_cpu'))).toBe(false);
     // ...until the user takes the offer: the trainer switches to the CPU and trains there.
     await gpuPage.getByRole('button', { name: 'Train on the CPU instead' }).click();
     await expect.poll(() => gpuPage.evaluate(() => window.actlab.device)).toBe('cpu');
     await waitForState(gpuPage, 'ready');
-    expect(modules.filter((u) => u.includes('actlab_cpu_bg'))).toHaveLength(1);
+    expect(modules.filter((u) => /actlab_cpu(_relaxed)?_bg/.test(u))).toHaveLength(1);
     const switched = await trainAndWait(gpuPage);
     switched.forEach((r, i) => r.losses.forEach((l, j) => expect(Math.abs(l - onGpu[i]!.losses[j]!) / onGpu[i]!.losses[j]!).toBeLessThan(1e-3)));
     await gpuPage.close();
@@ -610,8 +610,11 @@ describe('the page', () => {
     // One worker per core trains the run's models (two here: two activations, two cores).
     const cores = await page.evaluate(() => navigator.hardwareConcurrency);
     expect(await page.evaluate(() => window.actlab.workers)).toBe(Math.min(6, cores) >= 2 ? Math.min(6, cores) : 1);
-    // Only the CPU module was downloaded.
-    expect(modules.map((u) => u.split('/').pop()!.replace(/-[\w-]+\.wasm$/, '.wasm'))).toEqual(['actlab_cpu_bg.wasm']);
+    // Only the CPU module was downloaded, in the build the page says it runs (Chromium has
+    // relaxed SIMD: the build with fused multiply-adds).
+    const build = await page.evaluate(() => window.actlab.cpuBuild);
+    expect(modules.map((u) => u.split('/').pop()!.replace(/-[\w-]+\.wasm$/, '.wasm'))).toEqual([build === 'relaxed' ? 'actlab_cpu_relaxed_bg.wasm' : 'actlab_cpu_bg.wasm']);
+    expect(await page.locator('#status').textContent()).toContain(build === 'relaxed' ? 'fused multiply-add' : 'on the CPU (SIMD)');
     const onCpu = await trainAndWait(page);
     expect(onCpu.map((r) => r.activation)).toEqual(onGpu.map((r) => r.activation));
     onCpu.forEach((r, i) => {

@@ -19,11 +19,12 @@ const SMALL = 'hidden=32&limit=1024&batchSize=64&epochs=1&activations=relu,tanh&
 const SPEC_DIR = process.env.ACTLAB_SPEC_DIR ?? resolve('../shared/spec');
 
 interface Run { activation: string; losses: number[]; valAccuracy: number[]; testAccuracy: number | null }
-interface Seen { state: string; device: string | null; status: string; runs: Run[]; notice: string; language: string; old: boolean; charts: number[]; analysed: boolean; controlled: boolean; runId: string | null }
+interface Seen { state: string; device: string | null; cpuBuild: 'relaxed' | 'plain' | null; status: string; runs: Run[]; notice: string; language: string; old: boolean; charts: number[]; analysed: boolean; controlled: boolean; runId: string | null }
 
 const SEEN = `(() => ({
   state: window.actlab ? window.actlab.state : 'loading',
   device: window.actlab ? window.actlab.device : null,
+  cpuBuild: window.actlab ? window.actlab.cpuBuild : null,
   status: document.getElementById('status').textContent,
   runs: window.actlab ? JSON.parse(JSON.stringify(window.actlab.runs)) : [],
   notice: document.getElementById('notice').hidden ? '' : document.getElementById('notice').textContent,
@@ -84,7 +85,7 @@ async function train(engine: Engine, q: string, hosted: boolean): Promise<Seen> 
     const ready = await boot(engine, tab, (s) => !s.old);
     expect(ready.runs).toEqual([]);
     const done = await trainRun(tab, ready);
-    const device = done.device === 'cpu' ? 'CPU module' : 'WebGPU';
+    const device = done.device === 'cpu' ? `CPU module, ${done.cpuBuild === 'relaxed' ? 'relaxed SIMD' : 'plain SIMD'} build` : 'WebGPU';
     console.log(`${engine.name} ${engine.version()} (${device}, language "${done.language}"): ${done.runs.map((r) => `${r.activation} loss ${r.losses.at(-1)!.toFixed(6)}, test ${(100 * r.testAccuracy!).toFixed(2)}%`).join('; ')}`);
     // Charted, analysed on this device, and found again after a reload (IndexedDB), on the
     // same device without asking again.
@@ -169,40 +170,64 @@ afterAll(async () => {
 });
 
 describe('every engine', () => {
-  let reference: Run[] = [];
+  // The CPU module's curve per build: plain SIMD128, and relaxed SIMD (fused multiply-adds)
+  // where Chromium has it. Each engine's CPU run must equal its own build's curve to the bit.
+  const reference: { plain: Run[]; relaxed?: Run[] } = { plain: [] };
+  const near = (runs: Run[], to: Run[], tol: number) => {
+    for (const [i, r] of runs.entries()) {
+      expect(r.activation).toBe(to[i]!.activation);
+      r.losses.forEach((l, j) => expect(Math.abs(l - to[i]!.losses[j]!)).toBeLessThan(tol));
+    }
+  };
+  /** An engine's CPU run against the reference of the build it ran. */
+  const sameAsReference = (seen: Seen) => {
+    const build = seen.cpuBuild ?? 'plain';
+    const want = reference[build];
+    if (want) expect(seen.runs.map((r) => r.losses)).toEqual(want.map((r) => r.losses));
+    else near(seen.runs, reference.plain, 1e-4); // Chromium had no such build to compare with
+  };
 
-  it('Chromium: the CPU module (the reference curve)', async () => {
-    const seen = await train(chromium, '&device=cpu', false);
-    expect(seen.device).toBe('cpu');
-    reference = seen.runs;
-    for (const r of reference) expect(r.testAccuracy!).toBeGreaterThan(0.3); // one epoch of 1,024 images; chance is 0.1
+  it('Chromium: the CPU module, plain SIMD and (where it has relaxed SIMD) fused multiply-adds (the reference curves)', async () => {
+    const plain = await train(chromium, '&device=cpu&simd=plain', false);
+    expect(plain.device).toBe('cpu');
+    expect(plain.cpuBuild).toBe('plain');
+    reference.plain = plain.runs;
+    for (const r of plain.runs) expect(r.testAccuracy!).toBeGreaterThan(0.3); // one epoch of 1,024 images; chance is 0.1
+    const auto = await train(chromium, '&device=cpu', false);
+    expect(auto.device).toBe('cpu');
+    if (auto.cpuBuild === 'relaxed') {
+      // The same run with fused products: the same to float precision, not to the bit.
+      near(auto.runs, plain.runs, 1e-4);
+      expect(auto.runs.map((r) => r.losses)).not.toEqual(plain.runs.map((r) => r.losses));
+      reference.relaxed = auto.runs;
+    } else {
+      expect(auto.runs.map((r) => r.losses)).toEqual(plain.runs.map((r) => r.losses));
+    }
+    console.log(`Chromium: the CPU module's automatic choice is the ${auto.cpuBuild} build`);
     await chromium.stop();
   });
 
   it.runIf(firefoxGpu.available())('Firefox ESR: WebGPU (lavapipe, no "subgroups") trains the compiled stack, to float precision of the CPU module, also offline; the npm package', async () => {
     const seen = await train(firefoxGpu, '', true);
     expect(seen.device).toBe('gpu');
-    for (const [i, r] of seen.runs.entries()) {
-      expect(r.activation).toBe(reference[i]!.activation);
-      r.losses.forEach((l, j) => expect(Math.abs(l - reference[i]!.losses[j]!)).toBeLessThan(1e-4));
-    }
+    near(seen.runs, reference.plain, 1e-4);
     await npmPackage(firefoxGpu, true);
     await firefoxGpu.stop();
   });
 
-  it.runIf(firefoxCpu.available())('Firefox ESR without WebGPU: the CPU module, the same losses to the bit, also offline; the npm package', async () => {
+  it.runIf(firefoxCpu.available())('Firefox ESR without WebGPU: the CPU module, the same losses to the bit as its build\'s, also offline; the npm package', async () => {
     const seen = await train(firefoxCpu, '', true);
     expect(seen.device).toBe('cpu');
-    expect(seen.runs.map((r) => r.losses)).toEqual(reference.map((r) => r.losses));
+    sameAsReference(seen);
     await npmPackage(firefoxCpu, false);
     await firefoxCpu.stop();
   });
 
-  it.runIf(webkit.available())('WebKitGTK in a C locale: no WebGPU, says so, the CPU module, the same losses to the bit, also offline; the npm package', async () => {
+  it.runIf(webkit.available())('WebKitGTK in a C locale: no WebGPU, says so, the CPU module, the same losses to the bit as its build\'s, also offline; the npm package', async () => {
     const seen = await train(webkit, '', true);
     expect(seen.language).toBe('C');
     expect(seen.device).toBe('cpu');
-    expect(seen.runs.map((r) => r.losses)).toEqual(reference.map((r) => r.losses));
+    sameAsReference(seen);
     await npmPackage(webkit, false);
     await webkit.stop();
   });

@@ -4,7 +4,7 @@ import { idbCache } from './app/cache.js';
 import { openModels, type ModelSplits } from './app/models.js';
 import type { PoolReply, PoolRequest } from './app/pool.js';
 import type { Engine } from './app/trainer.js';
-import { loadCpu, type Api, type Device, type DeviceData } from './sdk/index.js';
+import { loadCpu, type Api, type CpuBuild, type Device, type DeviceData } from './sdk/index.js';
 
 const scope = self as unknown as {
   postMessage(message: PoolReply): void;
@@ -29,9 +29,9 @@ const dropSized = () => {
   sized = undefined;
 };
 
-async function splitsFor(url: string, limit: number): Promise<ModelSplits> {
+async function splitsFor(url: string, limit: number, simd: CpuBuild): Promise<ModelSplits> {
   if (!cpu) {
-    const api = await loadCpu().catch((e: unknown) => {
+    const api = await loadCpu({ simd }).catch((e: unknown) => {
       throw Object.assign(new Error(`its CPU module did not load: ${e instanceof Error ? e.message : String(e)}`), { unstarted: true });
     });
     cpu = { api, device: await api.createDevice() };
@@ -56,7 +56,7 @@ async function handle(req: PoolRequest): Promise<unknown> {
     case 'open': {
       engine?.free();
       engine = undefined;
-      const splits = await splitsFor(req.dataUrl, req.cfg.limit);
+      const splits = await splitsFor(req.dataUrl, req.cfg.limit, req.simd);
       engine = openModels(cpu!.api, cpu!.device, splits, req.cfg, req.activations, req.files);
       return engine.stepsPerEpoch;
     }

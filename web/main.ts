@@ -3,6 +3,7 @@
 // applies the trainer's events to its copy of the run, and keeps the buttons in step.
 import { DEFAULT_RUN, formValuesOf, queryOf, type RunConfig } from './app/config.js';
 import { idbRuns, type RunRecord, type SavedRun } from './app/runs.js';
+import type { CpuBuild } from './sdk/simd.js';
 import { GPU_START_FAILED, LONG_COMMANDS, NO_WEBGPU_HERE, applyEvent, type AnalysisData, type Command, type DeviceKind, type TrainerEvent } from './app/protocol.js';
 import { localTransport, openTransport, type Transport } from './app/transport.js';
 import { PUBLISHED_JAX, PUBLISHED_PYTORCH, deepPreset, sameModels, tutorialPreset } from './app/published.js';
@@ -29,6 +30,8 @@ interface Inspect {
   thread: 'worker' | 'page' | null;
   device: DeviceKind | null;
   workers: number;
+  /** On the CPU: which build of its module runs (`relaxed` SIMD or `plain`). */
+  cpuBuild: CpuBuild | null;
   /** For tests: destroys the GPU device, as a driver reset would lose it. */
   loseDevice: () => void;
 }
@@ -76,6 +79,7 @@ const inspect: Inspect = {
   thread: null,
   device: null,
   workers: 1,
+  cpuBuild: null,
   loseDevice: () => send({ type: 'loseDevice' }),
 };
 window.actlab = inspect;
@@ -195,6 +199,7 @@ function onEvent(e: TrainerEvent): void {
     case 'ready':
       inspect.device = e.device;
       inspect.workers = e.workers;
+      inspect.cpuBuild = e.cpuBuild;
       if (e.software) softwareGpuNotice(() => start('cpu', true));
       break;
     case 'run':
@@ -352,7 +357,9 @@ function start(device: DeviceKind, chosen = false): void {
       localStorage.setItem(CHOICE, 'cpu');
     } catch { /* storage refused: the offer comes again next time */ }
   }
-  const cmd: Command = { type: 'start', dataUrl: dataUrl(), device };
+  // ?simd=plain|relaxed forces a CPU module build (tests, benchmarks); auto-detected otherwise.
+  const simd = query.get('simd');
+  const cmd: Command = { type: 'start', dataUrl: dataUrl(), device, ...(simd === 'plain' || simd === 'relaxed' ? { simd } : {}) };
   started = false;
   say(device === 'cpu' ? 'Starting the trainer on the CPU…' : 'Starting the trainer…', { progress: null });
   inspect.state = 'loading';

@@ -4,7 +4,7 @@
 // never touches the DOM. The device is the GPU (the page's module: a compiled stack) or the CPU
 // (the CPU module: the Burn path, model by model). The training loop itself is app/trainer.ts.
 import {
-  Gpu, deviceLost, exportFlax, gpu as gpuApi, hasWebGpu, load, loadCpu, range,
+  Gpu, cpuBuild, deviceLost, exportFlax, gpu as gpuApi, hasWebGpu, load, loadCpu, range,
   type Api, type ByteCache, type Device, type DeviceData, type DeviceSplit, type TrainState,
 } from '../sdk/index.js';
 import { computeAnalyses } from './analyses.js';
@@ -273,14 +273,15 @@ export function createHost(deps: HostDeps): { handle(cmd: Command): void } {
         where = { api: gpuApi, device: g, gpu: g };
         watch(g);
       } else {
-        const api = await loadCpu();
+        const api = await loadCpu({ simd: cmd.simd ?? 'auto' });
         where = { api, device: await api.createDevice() };
-        pool = cpuPool();
+        // The workers run the build this thread loaded: the same bits on every core.
+        pool = cpuPool(cpuBuild()!);
       }
       dataUrl = cmd.dataUrl;
       data = await where.api.loadFashionMnist(cmd.dataUrl, { cache: deps.cache?.(cmd.dataUrl), onProgress: (p) => status(...describe(p)) });
-      emit({ type: 'ready', sizes: { train: data.len('train'), val: data.len('val'), test: data.len('test') }, device: kind, software: where.gpu?.software ?? false, workers: pool?.size ?? 1 });
-      const on = kind === 'cpu' ? ' on the CPU' : '';
+      emit({ type: 'ready', sizes: { train: data.len('train'), val: data.len('val'), test: data.len('test') }, device: kind, software: where.gpu?.software ?? false, workers: pool?.size ?? 1, cpuBuild: kind === 'cpu' ? cpuBuild()! : null });
+      const on = kind === 'cpu' ? ` on the CPU (${cpuBuild() === 'relaxed' ? 'SIMD with fused multiply-add' : 'SIMD'})` : '';
       status(`Ready${on}: ${data.len('train')} training, ${data.len('val')} validation and ${data.len('test')} test images. Press Train.`, 0);
     },
     train: (cmd: Extract<Command, { type: 'train' }>) => train(fresh(cmd.config), modelsOf(cmd.config)),

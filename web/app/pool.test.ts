@@ -11,7 +11,7 @@ function fakeWorker(log: string[]): Worker {
     onerror: null,
     postMessage({ id, ...req }: PoolRequest & { id: number }) {
       const reply = (value: unknown) => queueMicrotask(() => w.onmessage?.({ data: { id, value } } as MessageEvent<PoolReply>));
-      log.push(`${req.op}${req.op === 'open' ? ` ${req.activations.join(',')}${req.files ? ' from files' : ''}` : ''}`);
+      log.push(`${req.op}${req.op === 'open' ? ` ${req.activations.join(',')}${req.files ? ' from files' : ''}${req.simd === 'plain' ? '' : ` (${req.simd})`}` : ''}`);
       switch (req.op) {
         case 'open':
           models = req.activations;
@@ -63,6 +63,13 @@ describe('CpuPool', () => {
     expect(narrow.activations).toEqual(['tanh', 'swish']);
     expect(log.sort()).toEqual(['free', 'free', 'open swish from files', 'open tanh from files']);
     expect((await narrow.train(0, 0, 1) as unknown as { losses: string[][] }).losses).toEqual([['tanh@0.0', 'swish@0.0']]);
+  });
+
+  it('has every worker load the CPU module build it was made for', async () => {
+    const log: string[] = [];
+    const pool = new CpuPool(2, () => fakeWorker(log), 'relaxed');
+    await pool.open('data/', DEFAULT_RUN, ['relu', 'tanh', 'elu']);
+    expect(log).toEqual(['open relu,elu (relaxed)', 'open tanh (relaxed)']);
   });
 
   it('fails the pending requests when a worker dies', async () => {

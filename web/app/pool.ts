@@ -3,14 +3,16 @@
 // training its share on the same batches from the same keys, so the curves are those of one
 // worker training them all (app/models.ts), only sooner. No shared memory, so no cross-origin
 // isolation is needed. The pool is the `Engine` app/trainer.ts drives.
+import type { CpuBuild } from '../sdk/simd.js';
 import type { ActivationName, RunConfig } from './config.js';
 import type { Engine, StepMetrics } from './trainer.js';
 
 /** What a worker of the pool is asked (one at a time, in order). */
 export type PoolRequest =
   /** Load the CPU module and the data (from the browser's cache where the page stored it),
-   * then open `activations`, fresh or from their checkpoint `files`; replies stepsPerEpoch. */
-  | { op: 'open'; dataUrl: string; cfg: RunConfig; activations: ActivationName[]; files?: Uint8Array[] }
+   * then open `activations`, fresh or from their checkpoint `files`; replies stepsPerEpoch.
+   * `simd`: the CPU module build to load (the page's own, so every worker computes alike). */
+  | { op: 'open'; dataUrl: string; cfg: RunConfig; activations: ActivationName[]; files?: Uint8Array[]; simd: CpuBuild }
   | { op: 'train'; epoch: number; from: number; n: number }
   | { op: 'evaluate' }
   | { op: 'checkpoint'; k: number; meta: string }
@@ -60,7 +62,7 @@ class Member {
 export class CpuPool {
   private readonly members: Member[] = [];
 
-  constructor(readonly size: number, private readonly spawn: () => Worker) {}
+  constructor(readonly size: number, private readonly spawn: () => Worker, readonly build: CpuBuild = 'plain') {}
 
   /** An engine for `activations` on the pool (each worker's earlier models are freed first). */
   async open(dataUrl: string, cfg: RunConfig, activations: readonly ActivationName[], files?: Uint8Array[]): Promise<Engine> {
@@ -76,7 +78,7 @@ export class CpuPool {
     // Workers this run leaves idle drop their earlier models.
     this.members.slice(w).forEach((m) => void m.call({ op: 'free' }).catch(() => undefined));
     const steps = await Promise.all(parts.map((ks, j) => this.members[j]!.call<number>({
-      op: 'open', dataUrl, cfg, activations: ks.map((k) => activations[k]!), files: files && ks.map((k) => files[k]!),
+      op: 'open', dataUrl, cfg, activations: ks.map((k) => activations[k]!), files: files && ks.map((k) => files[k]!), simd: this.build,
     })));
     return new PoolEngine(this, this.members.slice(0, w), parts, dataUrl, cfg, activations, steps[0]!);
   }
@@ -128,8 +130,8 @@ class PoolEngine implements Engine {
 
 /** Workers for the CPU's models, one core each (up to six: one per model of the tutorial's
  * run), where there are cores to spare and workers can start workers. */
-export function cpuPool(): CpuPool | undefined {
+export function cpuPool(build: CpuBuild): CpuPool | undefined {
   const cores = Math.min(6, globalThis.navigator?.hardwareConcurrency ?? 1);
   if (cores < 2 || typeof Worker === 'undefined') return undefined;
-  return new CpuPool(cores, () => new Worker(new URL('../cpu-worker.ts', import.meta.url), { type: 'module', name: 'actlab-cpu' }));
+  return new CpuPool(cores, () => new Worker(new URL('../cpu-worker.ts', import.meta.url), { type: 'module', name: 'actlab-cpu' }), build);
 }

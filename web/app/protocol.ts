@@ -2,6 +2,7 @@
 // are plain, structured-cloneable objects, so the same messages go through a Worker's
 // postMessage or a direct call (tests, the same-thread fallback). `applyEvent` is how the page
 // keeps its copy of the run from the events alone. Pure, unit-tested.
+import type { CpuBuild } from '../sdk/simd.js';
 import type { Activation, ActivationCheck } from '../sdk/types.js';
 import type { ActivationName, RunConfig } from './config.js';
 import type { RunRecord, SavedRun } from './runs.js';
@@ -36,8 +37,9 @@ export type DeviceKind = 'gpu' | 'cpu';
 
 export type Command =
   /** Load the module, start the device (the GPU unless `device` says the CPU) and load the
-   * data. Again later: switch devices (what was on the old one is dropped). */
-  | { type: 'start'; dataUrl: string; device?: DeviceKind }
+   * data. Again later: switch devices (what was on the old one is dropped). `simd`: which CPU
+   * module build (default `auto`: relaxed SIMD where the engine has it). */
+  | { type: 'start'; dataUrl: string; device?: DeviceKind; simd?: 'auto' | CpuBuild }
   | { type: 'train'; config: RunConfig }
   /** Continue an unfinished run from its stored resume point. */
   | { type: 'resume'; run: SavedRun }
@@ -75,8 +77,9 @@ export type TrainerEvent =
   /** Something the user should know while work goes on (shown until dismissed). */
   | { type: 'warning'; message: string }
   /** Started on `device`; `software`: the GPU is a CPU implementation (the CPU module is faster);
-   * `workers`: on the CPU, how many workers (cores) share a run's models. */
-  | { type: 'ready'; sizes: { train: number; val: number; test: number }; device: DeviceKind; software: boolean; workers: number }
+   * `workers`: on the CPU, how many workers (cores) share a run's models; `cpuBuild`: on the
+   * CPU, which build of its module runs (relaxed SIMD or plain). */
+  | { type: 'ready'; sizes: { train: number; val: number; test: number }; device: DeviceKind; software: boolean; workers: number; cpuBuild: CpuBuild | null }
   /** A run starts, resumes or ends: its config and every record as they are now. */
   | { type: 'run'; run: SavedRun }
   /** Losses of an activation, the first at index `at` of its curve. */

@@ -9,6 +9,7 @@ import { DEFAULT_RUN } from '../app/config.js';
 import { openModels } from '../app/models.js';
 import { bind, type Wasm } from './api.js';
 import { guard } from './guard.js';
+import { cpuBuildFor, relaxedMadd } from './simd.js';
 
 type Cpu = typeof import('../../pkg/cpu/actlab_cpu.js');
 const pkg = new URL('../../pkg/cpu/', import.meta.url);
@@ -24,7 +25,7 @@ beforeAll(async () => {
 
 /** `n` images that say their label (pixel block `label` is bright), as the four IDX files
  * (train = test), parsed by the CPU module. */
-function tellingData(n: number) {
+function tellingData(n: number, m: Cpu = cpu) {
   const labels = Uint8Array.from({ length: n }, (_, i) => i % 10);
   const images = new Uint8Array(n * 784).map((_, p) => (Math.floor((p % 784) / 78) === labels[Math.floor(p / 784)] ? 255 : 0));
   const idx = (magic: number, dims: number[], body: Uint8Array) => {
@@ -33,7 +34,26 @@ function tellingData(n: number) {
     dims.forEach((d, i) => head.setUint32(4 + 4 * i, d));
     return new Uint8Array([...new Uint8Array(head.buffer), ...body]);
   };
-  return cpu.FashionData.parse(idx(2051, [n, 28, 28], images), idx(2049, [n], labels), idx(2051, [n, 28, 28], images), idx(2049, [n], labels), cpu.key(0));
+  return m.FashionData.parse(idx(2051, [n, 28, 28], images), idx(2049, [n], labels), idx(2051, [n, 28, 28], images), idx(2049, [n], labels), m.key(0));
+}
+
+/** `steps` train steps of a small MLP on one fixed batch on module `m`: the init's SHA-256 (its
+ * Flax bytes) and every step's loss. */
+async function fixedBatchRun(m: Cpu, activation: 'swish' | 'tanh', seed: number, steps: number) {
+  const device = await m.Cpu.create();
+  const n = 64;
+  const batch = tellingData(n, m).batch(device, 'test', Uint32Array.from({ length: n }, (_, i) => i));
+  let state = m.init(device, m.key(seed), { activation, mlp: { hidden: [32] } });
+  const init = createHash('sha256').update(await state.exportFlax()).digest('hex');
+  const losses: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const out = m.trainStep(state, batch);
+    state.free();
+    state = out.state;
+    losses.push((await out.metrics.read()).loss);
+  }
+  state.free();
+  return { init, losses };
 }
 
 interface PrngCase { seed: number; key: number[]; split: Record<string, number[][]>; fold_in: Record<string, number[]>; permutation: Record<string, number[]> }
@@ -100,18 +120,7 @@ describe('the CPU module', () => {
   });
 
   it('trains: the loss of a small MLP falls on a fixed batch', async () => {
-    const device = await cpu.Cpu.create();
-    const n = 64;
-    const data = tellingData(n);
-    const batch = data.batch(device, 'test', Uint32Array.from({ length: n }, (_, i) => i));
-    let state = cpu.init(device, cpu.key(1), { activation: 'swish', mlp: { hidden: [32] } });
-    const losses: number[] = [];
-    for (let i = 0; i < 20; i++) {
-      const out = cpu.trainStep(state, batch);
-      state.free();
-      state = out.state;
-      losses.push((await out.metrics.read()).loss);
-    }
+    const { losses } = await fixedBatchRun(cpu, 'swish', 1, 20);
     expect(losses.every(Number.isFinite)).toBe(true);
     expect(losses.at(-1)!).toBeLessThan(losses[0]! / 2);
   });
@@ -133,6 +142,27 @@ describe('the CPU module', () => {
     expect((await narrowed.evaluate()).val).toEqual((await alone.evaluate()).val);
     narrowed.free();
     alone.free();
+  });
+});
+
+describe('the CPU module\'s relaxed-SIMD build', () => {
+  it('is detected here (Node runs with relaxed SIMD) and chosen by auto, unless plain is asked for', () => {
+    expect(relaxedMadd()).not.toBe('absent');
+    expect(cpuBuildFor('auto')).toBe('relaxed');
+    expect(cpuBuildFor('plain')).toBe('plain');
+  });
+
+  it('loads through the plain build\'s glue, draws the same init, and trains to float precision of the plain build', async () => {
+    // A second instance of the same glue (a distinct module URL), holding the relaxed .wasm.
+    const relaxed = await import(new URL('actlab_cpu.js?relaxed', pkg).href) as Cpu;
+    relaxed.initSync({ module: readFileSync(new URL('actlab_cpu_relaxed_bg.wasm', pkg)) });
+    const plain = await fixedBatchRun(cpu, 'tanh', 5, 10);
+    const fused = await fixedBatchRun(relaxed, 'tanh', 5, 10);
+    expect(fused.init).toBe(plain.init);
+    fused.losses.forEach((l, i) => expect(Math.abs(l - plain.losses[i]!) / plain.losses[i]!).toBeLessThan(1e-5));
+    // Fused multiply-adds round once per product term: not the plain build's bits.
+    if (relaxedMadd() === 'fused') expect(fused.losses).not.toEqual(plain.losses);
+    else expect(fused.losses).toEqual(plain.losses);
   });
 });
 

@@ -5,6 +5,7 @@
 import initWasm, * as raw from '../../pkg/actlab.js';
 import { bind, type Api, type Wasm } from './api.js';
 import { guard } from './guard.js';
+import { cpuBuildFor, type CpuBuild } from './simd.js';
 import type { Activation, DeviceLoss, Key, MetricValues, TrainConfig } from './types.js';
 
 export { Gpu, FashionData, DeviceSplit, Epoch, Batch, TrainState, Restored, key, split, foldIn, permutation } from '../../pkg/actlab.js';
@@ -14,6 +15,7 @@ export type GpuSplit = raw.DeviceSplit;
 export { type Api, type Device, type DeviceData, type PendingMetrics } from './api.js';
 export { StackProgram, StackState, StackData, StackEpoch, StackBatch, StackMetrics } from '../../pkg/actlab.js';
 export * from './loader.js';
+export * from './simd.js';
 export * from './types.js';
 
 /** The page's module, guarded: a freed or used-up object throws an Error that says so. */
@@ -53,25 +55,52 @@ export const {
 } = gpu;
 
 let cpuReady: Promise<Api> | undefined;
+let cpuLoaded: CpuBuild | undefined;
+
+/** Where the relaxed-SIMD build's `.wasm` is (it shares the plain build's JavaScript glue). */
+const RELAXED_WASM = new URL('../../pkg/cpu/actlab_cpu_relaxed_bg.wasm', import.meta.url);
+
+/** How `loadCpu` finds and picks the CPU module. */
+export interface CpuOptions {
+  /** Where the `.wasm` is fetched from (of the build `simd` picks); default: next to the package's. */
+  wasmUrl?: string | URL;
+  /**
+   * `auto` (default): the relaxed-SIMD build (fused multiply-add in the products) where this
+   * engine has relaxed SIMD, else the plain SIMD128 one; `relaxed` or `plain` force one.
+   */
+  simd?: 'auto' | CpuBuild;
+}
 
 /**
  * Loads the CPU module (Burn's Flex backend compiled with SIMD128: for browsers without a usable
  * GPU) and resolves with the same API bound to it; `createDevice()` there gives the `Cpu`. A
- * separate download, fetched only on this call; `wasmUrl` overrides where its `.wasm` is.
+ * separate download, fetched only on this call. A string or URL is `{ wasmUrl }`. Where the
+ * engine has WebAssembly relaxed SIMD it loads the build with fused multiply-adds (its losses
+ * differ from the plain build's in the last bits); `cpuBuild()` says which one loaded.
  */
-export function loadCpu(wasmUrl?: string | URL): Promise<Api> {
+export function loadCpu(options?: string | URL | CpuOptions): Promise<Api> {
+  const opts: CpuOptions = typeof options === 'string' || options instanceof URL ? { wasmUrl: options } : (options ?? {});
   cpuReady ??= import('../../pkg/cpu/actlab_cpu.js').then(async (cpu) => {
+    const build = cpuBuildFor(opts.simd);
     try {
-      await cpu.default(wasmUrl === undefined ? undefined : { module_or_path: wasmUrl });
+      const url = opts.wasmUrl ?? (build === 'relaxed' ? RELAXED_WASM : undefined);
+      await cpu.default(url === undefined ? undefined : { module_or_path: url });
     } catch (e) {
       if (!(e instanceof WebAssembly.CompileError)) throw e;
-      throw new Error(`this browser cannot compile the CPU module, which needs WebAssembly SIMD (Chrome 91+, Firefox 89+, Safari 16.4+): ${e.message}`);
+      const needs = build === 'relaxed' ? 'WebAssembly relaxed SIMD (load it with { simd: \'plain\' } instead)' : 'WebAssembly SIMD (Chrome 91+, Firefox 89+, Safari 16.4+)';
+      throw new Error(`this browser cannot compile the CPU module, which needs ${needs}: ${e.message}`);
     }
+    cpuLoaded = build;
     return bind(guard(cpu) as unknown as Wasm, 'cpu');
   });
   // A failed load (offline, no SIMD) is not kept: a later call tries again.
   cpuReady.catch(() => (cpuReady = undefined));
   return cpuReady;
+}
+
+/** Which build of the CPU module `loadCpu` loaded, once it has resolved. */
+export function cpuBuild(): CpuBuild | undefined {
+  return cpuLoaded;
 }
 
 /** Whether `key` draws as JAX before 0.5 did (the tutorial notebook's PRNG). */
