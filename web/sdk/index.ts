@@ -76,7 +76,8 @@ export interface CpuOptions {
  * GPU) and resolves with the same API bound to it; `createDevice()` there gives the `Cpu`. A
  * separate download, fetched only on this call. A string or URL is `{ wasmUrl }`. Where the
  * engine has WebAssembly relaxed SIMD it loads the build with fused multiply-adds (its losses
- * differ from the plain build's in the last bits); `cpuBuild()` says which one loaded.
+ * differ from the plain build's in the last bits); `cpuBuild()` says which one loaded. Once
+ * loaded, later calls return that module whatever they ask for (one instance per page/worker).
  */
 export function loadCpu(options?: string | URL | CpuOptions): Promise<Api> {
   const opts: CpuOptions = typeof options === 'string' || options instanceof URL ? { wasmUrl: options } : (options ?? {});
